@@ -1,0 +1,331 @@
+"""The synthetic twin: a small, deterministic world in the exact on-disk layouts real users have.
+
+Motions are smooth parametric trajectories of the paper's 62 model coordinates, driven through the real
+OpenSim model (coupled lumbar coordinates set from the couplers, so the constraints hold exactly). Forward
+kinematics gives the 37 SIMSPINE markers and Human3.6M's 32 joints as virtual markers on the same model.
+The feet are kept on the floor by shifting ``pelvis_ty`` per frame.
+
+Written under ``out``::
+
+    h36m/S*/MyPoseFeatures/D3_Positions/*.cdf, D2_Positions/*.<cam>.cdf, Videos/*.<cam>.mp4
+    h36m/camera-parameters.json           the built-in calibration in karfly's format
+    simspine/                             SIMSPINE raw release layout (15 spine points + 62 axes)
+    simspine.h5                           the same release in HDF5 form
+    ground_truth.npz                      everything: 37 points, 32 joints, coordinates (no pickle)
+    twin.json                             manifest (config, subjects, sequences, scales)
+
+Same config and seed -> byte-identical files. Videos hold two frames more than the mocap, as the real
+Human3.6M videos often do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import h36m, release, skeleton
+from ._io import atomic_path, write_text
+from .geometry import project, yup_to_zup
+
+__all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_twin", "load_ground_truth",
+           "sequence_stem", "VIDEO_EXTRA_FRAMES"]
+
+VIDEO_EXTRA_FRAMES = 2
+TWIN_VERSION = 1
+
+#: Per-subject body: uniform scale of the generic model and total mass (kg).
+SUBJECT_BODIES = {"S1": (0.96, 62.0), "S5": (0.98, 58.0), "S6": (1.03, 85.0), "S7": (0.99, 70.0),
+                  "S8": (1.02, 78.0), "S9": (1.05, 82.0), "S11": (1.01, 74.0)}
+
+#: Twin motion -> Human3.6M action it is filed under.
+MOTIONS = {"walking": "Walking", "sitting_down": "SittingDown", "forward_bending": "Purchases",
+           "lateral_bending": "Greeting", "axial_twist": "Discussion", "phoning": "Phoning",
+           "arm_raising": "Photo"}
+
+
+@dataclass
+class TwinConfig:
+    """What to generate. ``seconds`` per sequence at ``fps`` Hz; ``videos`` renders MP4s per camera."""
+
+    subjects: tuple[str, ...] = ("S1", "S9")
+    motions: tuple[str, ...] = tuple(MOTIONS)
+    seconds: float = 1.5
+    fps: float = h36m.FPS
+    videos: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.subjects, self.motions = tuple(self.subjects), tuple(self.motions)
+        bad = [s for s in self.subjects if s not in SUBJECT_BODIES]
+        if bad:
+            raise ValueError(f"subjects {bad} unknown; choose from {list(SUBJECT_BODIES)}")
+        bad = [m for m in self.motions if m not in MOTIONS]
+        if bad:
+            raise ValueError(f"motions {bad} unknown; choose from {list(MOTIONS)}")
+        if self.seconds <= 0 or self.fps <= 0:
+            raise ValueError("seconds and fps must be positive")
+
+
+def sequence_stem(subject: str, motion: str) -> str:
+    """Human3.6M file stem of a twin sequence; S1 keeps the real S1 spelling quirk (``TakingPhoto``)."""
+    action = MOTIONS[motion]
+    if subject == "S1" and action == "Photo":
+        action = "TakingPhoto"
+    return f"{action} 1"
+
+
+# --- motions ------------------------------------------------------------------------------------------------
+_IDX = {n: i for i, n in enumerate(skeleton.KINEMATIC_AXES)}
+
+
+def _motion(name: str, t: np.ndarray, q0: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """(T,) seconds -> (T, 62) coordinates (rad / m) for one motion; independent coordinates only."""
+    T = len(t)
+    q = np.tile(q0, (T, 1))
+    dur = t[-1] if t[-1] > 0 else 1.0
+    ramp = 0.5 - 0.5 * np.cos(np.pi * t / dur)          # 0 -> 1, smooth
+    bump = np.sin(np.pi * t / dur) ** 2                   # 0 -> 1 -> 0
+    amp = 1.0 + 0.15 * rng.standard_normal()
+    heading = rng.uniform(-np.pi, np.pi)
+    x0, z0 = rng.uniform(-0.4, 0.4, size=2)
+
+    def set_(name_: str, values) -> None:
+        q[:, _IDX[name_]] = values
+
+    set_("arm_add_r", -0.15)                              # arms at the sides (the file's default is a T-pose)
+    set_("arm_add_l", -0.15)
+    set_("pelvis_rotation", heading + 0.05 * np.sin(2 * np.pi * 0.5 * t))
+    set_("pelvis_tx", x0)
+    set_("pelvis_tz", z0)
+    breathe = 0.01 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6))
+    set_("neck_flexion", breathe)
+    set_("L5_S1_Flex_Ext", -0.02 + breathe)
+    if name == "walking":
+        f = 0.9 * amp
+        w = 2 * np.pi * f * t
+        speed = 1.1 * scale
+        set_("pelvis_tx", x0 - 0.5 * speed * dur * np.cos(heading) + speed * t * np.cos(heading))
+        set_("pelvis_tz", z0 + 0.5 * speed * dur * np.sin(heading) - speed * t * np.sin(heading))
+        for s, ph in (("r", 0.0), ("l", np.pi)):
+            set_(f"hip_flexion_{s}", 0.25 + 0.45 * np.sin(w + ph))
+            set_(f"knee_angle_{s}", 0.55 + 0.5 * np.sin(w + ph + 1.2))
+            set_(f"ankle_angle_{s}", 0.1 * np.sin(w + ph - 0.8))
+            set_(f"arm_flex_{s}", -0.35 * np.sin(w + ph))
+            set_(f"elbow_flex_{s}", 0.4 + 0.1 * np.sin(w + ph))
+        set_("pelvis_rotation", heading + 0.08 * np.sin(w))
+        set_("L5_S1_axial_rotation", -0.04 * np.sin(w))
+        set_("L5_S1_Lat_Bending", 0.015 * np.sin(2 * w))
+        set_("pelvis_list", 0.04 * np.sin(w))
+    elif name == "sitting_down":
+        set_("L5_S1_Flex_Ext", -0.02 - 0.09 * amp * ramp)
+        set_("neck_flexion", 0.15 * ramp)
+        for s in ("r", "l"):
+            set_(f"hip_flexion_{s}", 1.45 * ramp)
+            set_(f"knee_angle_{s}", 1.55 * ramp)
+            set_(f"ankle_angle_{s}", 0.15 * ramp)
+            set_(f"elbow_flex_{s}", 0.6 * ramp)
+        set_("pelvis_tilt", -0.25 * ramp)
+    elif name == "forward_bending":
+        set_("L5_S1_Flex_Ext", -0.02 - 0.15 * amp * bump)
+        set_("pelvis_tilt", -0.45 * bump)
+        for s in ("r", "l"):
+            set_(f"hip_flexion_{s}", 0.45 * bump)
+            set_(f"knee_angle_{s}", 0.25 * bump)
+            set_(f"arm_flex_{s}", 0.9 * bump)
+        set_("neck_flexion", 0.25 * bump)
+    elif name == "lateral_bending":
+        side = np.sin(2 * np.pi * t / dur)
+        set_("L5_S1_Lat_Bending", 0.035 * amp * side)
+        set_("pelvis_list", 0.08 * side)
+        set_("neck_bending", 0.3 * side)
+        set_("arm_add_r", -0.15 - 1.2 * np.clip(side, 0, None))
+        set_("elbow_flex_r", 0.8 * np.clip(side, 0, None))
+    elif name == "axial_twist":
+        twist = np.sin(2 * np.pi * t / dur)
+        set_("L5_S1_axial_rotation", 0.22 * amp * twist)
+        set_("pelvis_rotation", heading + 0.2 * twist)
+        set_("neck_rotation", 0.5 * twist)
+        for s, sg in (("r", 1.0), ("l", -1.0)):
+            set_(f"arm_flex_{s}", 0.4 + 0.3 * sg * twist)
+            set_(f"elbow_flex_{s}", 1.2)
+    elif name == "phoning":
+        set_("arm_flex_r", 0.6 * ramp)
+        set_("arm_add_r", -0.15 - 0.3 * ramp)
+        set_("elbow_flex_r", 2.3 * ramp)
+        set_("neck_bending", -0.25 * ramp)
+        set_("neck_rotation", 0.2 * ramp)
+        set_("L5_S1_Lat_Bending", -0.015 * ramp)
+    elif name == "arm_raising":
+        for s in ("r", "l"):
+            set_(f"arm_flex_{s}", 1.3 * amp * bump)
+            set_(f"elbow_flex_{s}", 1.6 * bump)
+        set_("L5_S1_Flex_Ext", -0.02 + 0.04 * bump)
+        set_("neck_flexion", -0.1 * bump)
+    return q
+
+
+# --- rendering ------------------------------------------------------------------------------------------------
+_REGION_BGR = {"cervical": (180, 105, 255), "thoracic": (255, 160, 60), "lumbar": (90, 200, 90),
+               "body": (200, 200, 200)}
+
+
+def _render(points2d: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Draw one (37, 2) pixel skeleton as shaded limbs -> (H, W, 3) uint8 BGR."""
+    import cv2
+
+    w, h = size
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = np.linspace(70, 30, h, dtype=np.uint8)[:, None, None]
+    pts = np.round(points2d * 4).astype(np.int64)  # 2 bits of sub-pixel precision
+    for child, parent in skeleton.SKELETON_EDGES:
+        region = skeleton.KEYPOINT_REGION[child]
+        col = _REGION_BGR[region]
+        shade = tuple(int(c * 0.6) for c in col)
+        cv2.line(img, tuple(pts[child]), tuple(pts[parent]), shade, 16, cv2.LINE_AA, shift=2)
+        cv2.line(img, tuple(pts[child]), tuple(pts[parent]), col, 8, cv2.LINE_AA, shift=2)
+    for i in range(len(pts)):
+        cv2.circle(img, tuple(pts[i]), 4 * 5, (255, 255, 255), -1, cv2.LINE_AA, shift=2)
+    return img
+
+
+def _write_video(path: Path, frames2d: np.ndarray, size: tuple[int, int], fps: float) -> None:
+    import cv2
+
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not writer.isOpened():
+            raise RuntimeError(f"{path}: OpenCV cannot write MP4 (mp4v)")
+        n = len(frames2d)
+        for i in range(n + VIDEO_EXTRA_FRAMES):
+            writer.write(_render(frames2d[min(i, n - 1)], size))
+        writer.release()
+
+
+# --- generation -----------------------------------------------------------------------------------------------
+def _subject_seed(seed: int, subject: str, motion: str) -> np.random.Generator:
+    key = [seed, int(subject[1:]), list(MOTIONS).index(motion)]
+    return np.random.default_rng(key)
+
+
+def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, progress: bool = True) -> Path:
+    """Generate the twin under ``out`` (replaced if present); returns ``out``.
+
+    The whole tree is built in a temporary sibling folder and renamed at the end, so an interrupted run
+    leaves nothing half-written.
+    """
+    from .simulation.model import H36M_MARKERS, SIMSPINE_MARKERS, SpineModel
+
+    config = config or TwinConfig()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        rel = tmp / "simspine"
+        gt: dict[str, np.ndarray] = {}
+        manifest = {"version": TWIN_VERSION, "config": asdict(config), "subjects": {}}
+        h36m_names = ["h36m:" + n for n in skeleton.H36M_JOINT_NAMES]
+        all_markers = {**SIMSPINE_MARKERS, **{"h36m:" + k: v for k, v in H36M_MARKERS.items()}}
+        jobs = [(s, m) for s in config.subjects for m in config.motions]
+        bar = tqdm(total=len(jobs), desc="twin", unit="seq", disable=not progress)
+        for subject in config.subjects:
+            factor, mass = SUBJECT_BODIES[subject]
+            model = SpineModel(markers=all_markers)
+            model.scale(factor, mass)
+            model.save(rel / "models" / f"{subject}.osim")
+            cams = h36m.builtin_cameras(subject)
+            release.write_calibration_toml(rel / "cameras" / f"Calib_{subject}.toml", cams)
+            q0 = model.default_pose
+            q0[_IDX["pelvis_ty"]] *= factor
+            manifest["subjects"][subject] = {"scale": factor, "mass_kg": mass, "sequences": []}
+            n = int(round(config.seconds * config.fps))
+            t = np.arange(n) / config.fps
+            feet = [model.marker_names.index(k) for k in ("LHeel", "RHeel", "LBigToe", "RBigToe",
+                                                          "LSmallToe", "RSmallToe")]
+            for motion in config.motions:
+                stem = sequence_stem(subject, motion)
+                q = model.apply_couplers(_motion(motion, t, q0, _subject_seed(config.seed, subject, motion), factor))
+                ground = model.marker_positions(q)                        # (T, M, 3) m, Y-up
+                lift = ground[:, feet, 1].min(axis=1) - 0.02 * factor     # feet on the floor
+                q[:, _IDX["pelvis_ty"]] -= lift
+                ground[..., 1] -= lift[:, None]
+                world = yup_to_zup(ground) * 1000.0                       # mm, Z-up
+                pts37 = world[:, [model.marker_names.index(nm) for nm in skeleton.KEYPOINT_NAMES]]
+                j32 = world[:, [model.marker_names.index(nm) for nm in h36m_names]].astype(np.float32)
+                _write_h36m(tmp / "h36m", subject, stem, j32, pts37, cams, config)
+                _write_release_sequence(rel, subject, stem, t, q, ground, model)
+                key = f"{subject}/{stem}"
+                gt[f"{key}/keypoints37"] = pts37
+                gt[f"{key}/h36m32"] = j32
+                gt[f"{key}/coordinates"] = q
+                gt[f"{key}/timestamps"] = t
+                manifest["subjects"][subject]["sequences"].append(stem)
+                bar.update(1)
+        bar.close()
+        h36m.write_camera_json(tmp / "h36m" / "camera-parameters.json",
+                               {s: h36m.builtin_cameras(s) for s in config.subjects})
+        release.write_release_hdf5(tmp / "simspine.h5", release.Release(rel))
+        with atomic_path(tmp / "ground_truth.npz") as f, open(f, "wb") as fh:
+            np.savez(fh, **gt)
+        write_text(tmp / "twin.json", json.dumps(manifest, indent=2, sort_keys=True))
+    return out
+
+
+def _write_h36m(root: Path, subject: str, stem: str, j32: np.ndarray, pts37: np.ndarray,
+                cams: dict, config: TwinConfig) -> None:
+    feats = root / subject / "MyPoseFeatures"
+    (feats / "D3_Positions").mkdir(parents=True, exist_ok=True)
+    (feats / "D2_Positions").mkdir(parents=True, exist_ok=True)
+    h36m.write_pose_cdf(feats / "D3_Positions" / f"{stem}.cdf", j32)
+    for cam_id, cam in cams.items():
+        h36m.write_pose_cdf(feats / "D2_Positions" / f"{stem}.{cam_id}.cdf",
+                            project(j32.astype(np.float64), cam))
+        if config.videos:
+            _write_video(root / subject / "Videos" / f"{stem}.{cam_id}.mp4", project(pts37, cam),
+                         cam.size, config.fps)
+
+
+def _write_release_sequence(rel: Path, subject: str, stem: str, t: np.ndarray, q: np.ndarray,
+                            ground: np.ndarray, model) -> None:
+    key = f"{subject}_{release.action_key(stem)}"
+    names = [skeleton.KEYPOINT_NAMES[i] for i in skeleton.SPINE15]
+    cols = [model.marker_names.index(n) for n in names]
+    release.write_trc(rel / "positions" / subject / f"{key}.trc", names, ground[:, cols], 1.0 / (t[1] - t[0]) if len(t) > 1 else 50.0)
+    kin = np.where(model.rotational, np.rad2deg(q), q)
+    kdir = rel / "kinematics" / subject / key
+    release.write_mot(kdir / f"{key}.mot", t, kin)
+    zeros = np.zeros((len(t), 3))
+    release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors",
+                      ["total_squared_error", "marker_error_RMS", "marker_error_max"], t, zeros)
+    loc_cols = [f"{n}_{a}" for n in names for a in ("tx", "ty", "tz")]
+    release.write_sto(kdir / "_ik_model_marker_locations.sto", "Model marker locations", loc_cols, t,
+                      ground[:, cols].reshape(len(t), -1))
+
+
+def ensure_twin(out: str | os.PathLike, config: TwinConfig | None = None, progress: bool = True) -> Path:
+    """Return ``out``, generating the twin first when it is absent or made by another config."""
+    out = Path(out)
+    config = config or TwinConfig()
+    manifest = out / "twin.json"
+    if manifest.is_file():
+        m = json.loads(manifest.read_text())
+        if m.get("version") == TWIN_VERSION and m.get("config") == json.loads(json.dumps(asdict(config))):
+            return out
+    return generate_twin(out, config, progress)
+
+
+def load_ground_truth(twin_root: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """Read ``ground_truth.npz`` -> {"S1/Walking 1": {keypoints37 (T,37,3) mm, h36m32 (T,32,3) mm,
+    coordinates (T,62) rad/m, timestamps (T,) s}}."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(Path(twin_root) / "ground_truth.npz", allow_pickle=False) as z:
+        for k in z.files:
+            seq, field_ = k.rsplit("/", 1)
+            out.setdefault(seq, {})[field_] = z[k]
+    return out
