@@ -145,7 +145,8 @@ class SpineModel:
         if self.coordinate_names != skeleton.KINEMATIC_AXES:
             raise ValueError(f"{self.path}: coordinates differ from the 62 SIMSPINE kinematic axes")
         self._coords = [cs.get(i) for i in range(cs.getSize())]
-        self.rotational = np.array([c.getMotionType() == 1 for c in self._coords])
+        # rotations (radians in OpenSim, degrees in .mot); coupled knee_angle_*_beta counts as a rotation
+        self.rotational = np.array([n not in skeleton.TRANSLATION_AXES for n in self.coordinate_names])
         self.couplers = self._read_couplers()
         ms = self.model.getMarkerSet()
         self.marker_names = tuple(ms.get(i).getName() for i in range(ms.getSize()))

@@ -1,0 +1,63 @@
+import cv2
+import numpy as np
+import pytest
+
+from simspine_hub.geometry import Camera, project, yup_to_zup, zup_to_yup
+from simspine_hub.h36m import builtin_cameras
+
+
+def _random_camera(rng, model):
+    R = cv2.Rodrigues(rng.normal(size=3))[0]
+    K = np.array([[1100.0, 0, 500], [0, 1090, 510], [0, 0, 1]])
+    dist = np.array([-0.2, 0.24, -0.0014, 0.0011, -0.003])
+    return Camera("c", K, dist, R, np.array([10.0, -20.0, 4000.0]), (1000, 1000), model)
+
+
+def test_opencv_model_matches_cv2_projectpoints():
+    rng = np.random.default_rng(0)
+    cam = _random_camera(rng, "opencv")
+    pts = rng.normal(scale=600, size=(500, 3))
+    ref, _ = cv2.projectPoints(pts, cam.rvec, cam.t, cam.K, cam.dist)
+    assert np.abs(project(pts, cam) - ref[:, 0]).max() < 1e-6
+
+
+def _h36m_reference(X, cam):
+    """Per-point transcription of Human3.6M's ProjectPointRadial (tan = p1*y + p2*x)."""
+    k1, k2, p1, p2, k3 = cam.dist
+    out = []
+    for p in X:
+        c = cam.R @ p + cam.t
+        x, y = c[0] / c[2], c[1] / c[2]
+        r2 = x * x + y * y
+        radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+        tan = p1 * y + p2 * x
+        xd = x * (radial + tan) + p2 * r2
+        yd = y * (radial + tan) + p1 * r2
+        out.append([cam.K[0, 0] * xd + cam.K[0, 2], cam.K[1, 1] * yd + cam.K[1, 2]])
+    return np.array(out)
+
+
+def test_h36m_model_matches_reference_formula():
+    rng = np.random.default_rng(1)
+    cam = builtin_cameras("S9")["58860488"]
+    pts = rng.normal(scale=500, size=(200, 3)) + [0, 0, 900]
+    assert np.abs(project(pts, cam) - _h36m_reference(pts, cam)).max() < 1e-9
+    assert np.abs(project(pts, cam) - project(pts, cam, distortion=False)).max() > 0.5  # distortion matters
+
+
+def test_zup_yup_is_a_proper_rotation_and_inverse():
+    rng = np.random.default_rng(2)
+    p = rng.normal(size=(4, 7, 3))
+    assert np.array_equal(yup_to_zup(zup_to_yup(p)), p)
+    M = zup_to_yup(np.eye(3))
+    assert np.isclose(np.linalg.det(M), 1.0)
+    assert np.array_equal(zup_to_yup(np.array([0, 0, 1.0])), [0, 1.0, 0])  # world up -> OpenSim up
+
+
+def test_camera_rejects_bad_input():
+    with pytest.raises(ValueError, match="rotation"):
+        Camera("x", np.eye(3), [0] * 5, np.diag([1, 1, -1.0]), [0, 0, 0], (10, 10))
+    with pytest.raises(ValueError, match="distortion_model"):
+        Camera("x", np.eye(3), [0] * 5, np.eye(3), [0, 0, 0], (10, 10), "fisheye")
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
+        project(np.zeros((3, 2)), builtin_cameras("S1")["54138969"])
