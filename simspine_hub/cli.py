@@ -34,6 +34,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  release HDF5 (15 spine)  max |err| = {rt.release_hdf5_max_mm:.3g} mm")
     print(f"  release MOT  (62 axes)   max |err| = {rt.release_kinematics_max_deg:.3g} deg")
     print(f"skeleton plot: {res['skeleton_png']}")
+    ds = res["dataset"]
+    print("dataset builder (datasets.ArrowBasedBuilder) on the twin:")
+    for name in ("spine15", "full37"):
+        print(f"  {name}: rows {ds[name + '_rows']}   max |err| vs ground truth = {ds[name + '_max_err_mm']:.3g} mm")
+    print(f"  full37 sample: {ds['full37_sample']}")
     ok = rt.h36m_3d_bit_exact and rt.h36m_2d_max_px < 0.01
     return 0 if ok else 1
 
@@ -63,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        import datasets
+
+        datasets.disable_progress_bars()
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as exc:

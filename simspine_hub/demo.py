@@ -88,4 +88,33 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
     frame = next(img for i, img in data.iter_frames(subject, seq.stem, cam_id) if i == frame_idx)
     png = plot_skeleton_2d(project(gt[frame_idx], data.cameras(subject)[cam_id]), out / "skeleton.png",
                            image=frame, title=f"twin {subject} {seq.stem} cam {cam_id} frame {frame_idx}")
-    return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png)}
+    dataset = check_dataset(twin_root, out / "hf_cache")
+    return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset}
+
+
+def check_dataset(twin_root: Path, cache_dir: Path) -> dict:
+    """Build spine15 and full37 from the twin with the real datasets builder; compare with ground truth."""
+    from .builder import load_dataset
+
+    gt = load_ground_truth(twin_root)
+    kwargs = {"h36m_root": twin_root / "h36m", "annotations": twin_root / "simspine", "cache_dir": cache_dir}
+    out = {}
+    for name in ("spine15", "full37"):
+        ds = load_dataset("simspine", name, **kwargs)
+        out[f"{name}_rows"] = {split: d.num_rows for split, d in ds.items()}
+        worst = 0.0
+        for split in ds:
+            d = ds[split].with_format("numpy")
+            kp, subj, seq, frame = d["keypoints_3d"], d["subject"], d["sequence"], d["frame"]
+            ref = np.stack([gt[f"{s}/{q}"]["keypoints37"][f] for s, q, f in zip(subj, seq, frame)])
+            if name == "spine15":
+                ref = ref[:, list(skeleton.SPINE15)]
+            worst = max(worst, float(np.nanmax(np.abs(kp - ref))))
+        out[f"{name}_max_err_mm"] = worst
+        if name == "full37":
+            row = ds["train"][0]
+            out["full37_sample"] = {k: row[k] for k in ("subject", "action", "subaction", "sequence", "frame",
+                                                        "timestamp")}
+            out["full37_sample"]["Spine_03_mm"] = [round(v, 2) for v in row["keypoints_3d"][28]]
+            out["full37_sources"] = sorted({s for s in row["keypoints_source"]})
+    return out

@@ -360,3 +360,77 @@ def write_release_hdf5(path: str | os.PathLike, release: Release) -> None:
         m = f.create_group("metadata")
         m.create_dataset("markers_names", data=np.array(names_written or [], dtype="S"))
         m.create_dataset("kinematic_axes", data=np.array(skeleton.KINEMATIC_AXES, dtype="S"))
+
+
+class ParquetRelease:
+    """Reader for the hub's parquet form: rows of the ``spine15`` config (see ``tools/export_parquet.py``).
+
+    Columns used: subject, sequence, frame, timestamp, keypoints_3d (15, 3) world mm, kinematics (62,).
+    Parquet carries no cameras or models, so :meth:`cameras` and :meth:`model_path` raise.
+    """
+
+    kind = "parquet"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        files = sorted(self.path.rglob("*.parquet"))
+        if not files:
+            raise ReleaseFormatError(f"{self.path}: no .parquet files found")
+        try:
+            table = pq.read_table(files, columns=["subject", "sequence", "frame", "timestamp",
+                                                   "keypoints_3d", "kinematics"])
+        except Exception as exc:
+            raise ReleaseFormatError(f"{self.path}: parquet files are unreadable or lack the spine15 columns "
+                                     f"({exc}); export them with tools/export_parquet.py") from exc
+        subj = table.column("subject").to_numpy(zero_copy_only=False)
+        seq = table.column("sequence").to_numpy(zero_copy_only=False)
+        frame = table.column("frame").to_numpy()
+        kp = np.asarray(table.column("keypoints_3d").combine_chunks().flatten().flatten(), np.float64)
+        kin = np.asarray(table.column("kinematics").combine_chunks().flatten(), np.float64)
+        ts = table.column("timestamp").to_numpy().astype(np.float64)
+        order = np.lexsort((frame, seq, subj))
+        kp, kin = kp.reshape(-1, 15, 3)[order], kin.reshape(-1, 62)[order]
+        subj, seq, ts = subj[order], seq[order], ts[order]
+        self._data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        keys = np.char.add(np.char.add(subj.astype(str), "/"), seq.astype(str))
+        uniq, start = np.unique(keys, return_index=True)
+        bounds = list(np.sort(start)) + [len(keys)]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            s, q = str(subj[a]), str(seq[a])
+            self._data[(s, q)] = (kp[a:b], kin[a:b], ts[a:b])
+
+    def subjects(self) -> list[str]:
+        return sorted({s for s, _ in self._data}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 10**6)
+
+    def sequences(self, subject: str) -> list[str]:
+        return sorted(q for s, q in self._data if s == subject)
+
+    def cameras(self, subject: str) -> dict[str, Camera]:
+        raise ReleaseFormatError(f"{self.path}: the parquet form has no calibration; use the raw layout or .h5")
+
+    def model_path(self, subject: str) -> Path:
+        raise ReleaseFormatError(f"{self.path}: the parquet form has no OpenSim models; use the raw layout or .h5")
+
+    def read(self, subject: str, stem: str) -> ReleaseSequence:
+        try:
+            kp, kin, ts = self._data[(subject, stem)]
+        except KeyError as exc:
+            raise ReleaseFormatError(f"{self.path}: no sequence {subject}/{stem}") from exc
+        return ReleaseSequence(subject, stem, skeleton.SPINE15, kp, kin, ts)
+
+
+def open_release(path: str | os.PathLike) -> "Release | ParquetRelease":
+    """Open a release in any local form: raw folder, ``.h5`` file, or a folder of parquet files."""
+    path = Path(path)
+    if not path.exists():
+        raise ReleaseFormatError(f"{path}: SIMSPINE annotations not found; pass annotations= a raw release "
+                                 "folder, the simspine .h5 file, a parquet folder or a hub dataset id")
+    if path.is_dir() and not (path / "positions").is_dir() and any(path.rglob("*.parquet")):
+        return ParquetRelease(path)
+    if path.is_dir() and not (path / "positions").is_dir():
+        h5 = sorted(path.glob("*.h5"))
+        if len(h5) == 1:
+            return Release(h5[0])
+    return Release(path)
