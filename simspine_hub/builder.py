@@ -106,6 +106,9 @@ class SimspineConfig(datasets.BuilderConfig):
         if self.h3wb_root is not None:
             raise SimspineDataError("h3wb_root: H3WB face/feet points are not supported yet; leave it unset "
                                     "(face/feet then come from forward kinematics or are masked)")
+
+    def check_paths(self) -> None:
+        """Required inputs are given (checked when building, so that BUILDER_CONFIGS can list the names)."""
         if self.annotations is None:
             raise SimspineDataError("annotations= is required: a SIMSPINE release folder, .h5 file, parquet "
                                     "folder or hub dataset id")
@@ -169,7 +172,7 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
     """Builds the SIMSPINE configs from the release and the user's Human3.6M (see module docstring)."""
 
     BUILDER_CONFIG_CLASS = SimspineConfig
-    BUILDER_CONFIGS = [SimspineConfig(name=n, annotations="<required>", h36m_root="<required>") for n in CONFIG_NAMES]
+    BUILDER_CONFIGS = [SimspineConfig(name=n) for n in CONFIG_NAMES]
     DEFAULT_CONFIG_NAME = "spine15"
     VERSION = datasets.Version("1.0.0")
 
@@ -186,6 +189,7 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
     # --- split planning: validates every input before anything is written --------------------------------
     def _split_generators(self, dl_manager):
         cfg = self.config
+        cfg.check_paths()
         rel_path = resolve_annotations(cfg.annotations)
         rel = release.open_release(rel_path)
         data = h36m.Human36M(cfg.h36m_root) if cfg.name != "spine15" else None

@@ -104,7 +104,7 @@ def check_dataset(twin_root: Path, cache_dir: Path) -> dict:
         out[f"{name}_rows"] = {split: d.num_rows for split, d in ds.items()}
         worst = 0.0
         for split in ds:
-            d = ds[split].with_format("numpy")
+            d = ds[split].with_format("numpy")[:]
             kp, subj, seq, frame = d["keypoints_3d"], d["subject"], d["sequence"], d["frame"]
             ref = np.stack([gt[f"{s}/{q}"]["keypoints37"][f] for s, q, f in zip(subj, seq, frame)])
             if name == "spine15":
