@@ -88,9 +88,10 @@ def _motion(name: str, t: np.ndarray, q0: np.ndarray, rng: np.random.Generator, 
     """(T,) seconds -> (T, 62) coordinates (rad / m) for one motion; independent coordinates only."""
     T = len(t)
     q = np.tile(q0, (T, 1))
-    dur = t[-1] if t[-1] > 0 else 1.0
-    ramp = 0.5 - 0.5 * np.cos(np.pi * t / dur)          # 0 -> 1, smooth
-    bump = np.sin(np.pi * t / dur) ** 2                   # 0 -> 1 -> 0
+    # Long sequences repeat a cycle of at most 4 s; a short one is a single cycle.
+    period = min(t[-1], 4.0) if t[-1] > 0 else 1.0
+    ramp = 0.5 - 0.5 * np.cos(np.pi * t / period)        # 0 -> 1 (-> 0 -> 1 ... when repeated), smooth
+    bump = np.sin(np.pi * t / period) ** 2                # 0 -> 1 -> 0
     amp = 1.0 + 0.15 * rng.standard_normal()
     heading = rng.uniform(-np.pi, np.pi)
     x0, z0 = rng.uniform(-0.4, 0.4, size=2)
@@ -109,16 +110,18 @@ def _motion(name: str, t: np.ndarray, q0: np.ndarray, rng: np.random.Generator, 
     if name == "walking":
         f = 0.9 * amp
         w = 2 * np.pi * f * t
-        speed = 1.1 * scale
-        set_("pelvis_tx", x0 - 0.5 * speed * dur * np.cos(heading) + speed * t * np.cos(heading))
-        set_("pelvis_tz", z0 + 0.5 * speed * dur * np.sin(heading) - speed * t * np.sin(heading))
+        radius, speed = 1.2, 1.1 * scale                  # walk on a circle around the capture centre
+        ang = heading + speed / radius * t
+        set_("pelvis_tx", radius * np.cos(ang))
+        set_("pelvis_tz", -radius * np.sin(ang))
         for s, ph in (("r", 0.0), ("l", np.pi)):
             set_(f"hip_flexion_{s}", 0.25 + 0.45 * np.sin(w + ph))
             set_(f"knee_angle_{s}", 0.55 + 0.5 * np.sin(w + ph + 1.2))
             set_(f"ankle_angle_{s}", 0.1 * np.sin(w + ph - 0.8))
             set_(f"arm_flex_{s}", -0.35 * np.sin(w + ph))
             set_(f"elbow_flex_{s}", 0.4 + 0.1 * np.sin(w + ph))
-        set_("pelvis_rotation", heading + 0.08 * np.sin(w))
+        # facing along the circle's tangent (pelvis_rotation is about the vertical; kept unwrapped)
+        set_("pelvis_rotation", ang + np.pi / 2 + 0.08 * np.sin(w))
         set_("L5_S1_axial_rotation", -0.04 * np.sin(w))
         set_("L5_S1_Lat_Bending", 0.015 * np.sin(2 * w))
         set_("pelvis_list", 0.04 * np.sin(w))
@@ -140,14 +143,14 @@ def _motion(name: str, t: np.ndarray, q0: np.ndarray, rng: np.random.Generator, 
             set_(f"arm_flex_{s}", 0.9 * bump)
         set_("neck_flexion", 0.25 * bump)
     elif name == "lateral_bending":
-        side = np.sin(2 * np.pi * t / dur)
+        side = np.sin(2 * np.pi * t / period)
         set_("L5_S1_Lat_Bending", 0.035 * amp * side)
         set_("pelvis_list", 0.08 * side)
         set_("neck_bending", 0.3 * side)
         set_("arm_add_r", -0.15 - 1.2 * np.clip(side, 0, None))
         set_("elbow_flex_r", 0.8 * np.clip(side, 0, None))
     elif name == "axial_twist":
-        twist = np.sin(2 * np.pi * t / dur)
+        twist = np.sin(2 * np.pi * t / period)
         set_("L5_S1_axial_rotation", 0.22 * amp * twist)
         set_("pelvis_rotation", heading + 0.2 * twist)
         set_("neck_rotation", 0.5 * twist)
