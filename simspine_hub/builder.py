@@ -78,6 +78,7 @@ class SimspineConfig(datasets.BuilderConfig):
         decode_frames: ``views2d`` only: decode the frame from the Human3.6M video into ``image``.
         box_padding: person-box scale about its centre.
         on_missing: policy for a sequence found on one side only: "error", "warn" or "skip".
+        face_feet: "fk" (forward kinematics on the released model, the default) or "mask".
     """
 
     h36m_root: str | None = None
@@ -90,6 +91,7 @@ class SimspineConfig(datasets.BuilderConfig):
     decode_frames: bool = False
     box_padding: float = 1.25
     on_missing: str = "error"
+    face_feet: str = "fk"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -101,6 +103,8 @@ class SimspineConfig(datasets.BuilderConfig):
             raise SimspineDataError(f"frame_stride must be >= 1; got {self.frame_stride}")
         if self.on_missing not in ("error", "warn", "skip"):
             raise SimspineDataError(f"on_missing must be 'error', 'warn' or 'skip'; got {self.on_missing!r}")
+        if self.face_feet not in ("fk", "mask"):
+            raise SimspineDataError(f"face_feet must be 'fk' or 'mask'; got {self.face_feet!r}")
         if self.decode_frames and self.name != "views2d":
             raise SimspineDataError("decode_frames=True needs the views2d config")
         if self.h3wb_root is not None:
@@ -288,7 +292,7 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
         pts[:, limb] = j32[:n, [skeleton.H36M_TO_LIMB[i] for i in limb]]
         src[limb] = _SRC["human36m"]
         wanted = [i for i in skeleton.FACE_FEET if src[i] == 0]
-        model = self._model(rel, seq.subject, models)
+        model = self._model(rel, seq.subject, models) if self.config.face_feet == "fk" else None
         if model is not None and wanted:
             have = [i for i in wanted if skeleton.KEYPOINT_NAMES[i] in model.marker_names]
             if have:

@@ -81,25 +81,46 @@ def write_trc(path: str | os.PathLike, names: list[str] | tuple[str, ...], posit
 
 def read_trc(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray, str]:
     """Read a TRC file -> (names, timestamps (T,) s, positions (T, K, 3), units)."""
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise ReleaseFormatError(f"{path}: TRC file not found")
     try:
         with open(path) as f:
             lines = [f.readline() for _ in range(5)]
-        units = lines[2].rstrip("\n").split("\t")[4]
+        header_values = lines[2].rstrip("\n").split("\t")
+        units, num_frames = header_values[4], int(header_values[2])
         names = [n for n in lines[3].rstrip("\n").split("\t")[2:] if n]
-        data = pd.read_csv(path, sep="\t", skiprows=5, header=None).to_numpy(dtype=np.float64)
+        data = _read_tsv(path, skip_rows=5)
     except Exception as exc:
         raise ReleaseFormatError(f"{path}: not a readable TRC file ({exc}); re-export it or "
                                  "re-download the release") from exc
     data = data[:, : 2 + 3 * len(names)]
-    if data.shape[1] != 2 + 3 * len(names) or np.isnan(data[-1]).any():
-        raise ReleaseFormatError(f"{path}: {data.shape[1]} columns for {len(names)} markers or a truncated "
-                                 "last row; the file is truncated, re-download it")
+    if data.shape[1] != 2 + 3 * len(names) or len(data) != num_frames or np.isnan(data[-1]).any():
+        raise ReleaseFormatError(f"{path}: {len(data)} of {num_frames} frames, {data.shape[1]} columns for "
+                                 f"{len(names)} markers; the file is truncated, re-download it")
     return names, data[:, 1], data[:, 2:].reshape(len(data), len(names), 3), units
+
+
+def _read_tsv(path: Path, skip_rows: int) -> np.ndarray:
+    """Numeric tab-separated rows after ``skip_rows`` header lines -> (rows, cols) float64 (pyarrow's reader).
+
+    Short rows (a truncated file) come back padded with NaN so that callers can report them.
+    """
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(
+        path, read_options=pacsv.ReadOptions(skip_rows=skip_rows, autogenerate_column_names=True),
+        parse_options=pacsv.ParseOptions(delimiter="\t", invalid_row_handler=lambda row: "skip"),
+        convert_options=pacsv.ConvertOptions(column_types=None))
+    cols = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64) for c in table.columns
+            if not (c.null_count == len(c) and len(c) > 0)]
+    out = np.column_stack(cols) if cols else np.empty((0, 0))
+    with open(path, "rb") as f:  # rows the parser skipped as malformed mean a truncated file
+        f.seek(max(0, path.stat().st_size - 1))
+        last_char = f.read(1)
+    if last_char not in (b"\n", b""):
+        out = np.vstack([out, np.full((1, out.shape[1]), np.nan)])
+    return out
 
 
 # --- MOT / STO -------------------------------------------------------------------------------------------
@@ -133,14 +154,14 @@ def read_mot(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
     Rotations of a ``.mot`` with ``inDegrees=no`` are converted to degrees, so values are always
     degrees for rotations and metres for translations.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise ReleaseFormatError(f"{path}: MOT/STO file not found")
-    in_degrees = True
+    in_degrees, n_rows = True, None
     with open(path) as f:
         for n_head, line in enumerate(f, 1):
+            if line.strip().lower().startswith("nrows="):
+                n_rows = int(line.strip().split("=")[1])
             if line.strip().lower().startswith("indegrees="):
                 in_degrees = line.strip().split("=")[1].lower() == "yes"
             if line.strip().lower() == "endheader":
@@ -148,13 +169,16 @@ def read_mot(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
         else:
             raise ReleaseFormatError(f"{path}: no 'endheader' line; not an OpenSim storage file")
     try:
-        df = pd.read_csv(path, sep="\t", skiprows=n_head)
+        with open(path) as f:
+            for _ in range(n_head):
+                f.readline()
+            columns = [c.strip() for c in f.readline().rstrip("\n").split("\t")[1:]]
+        values = _read_tsv(path, skip_rows=n_head + 1)
     except Exception as exc:
         raise ReleaseFormatError(f"{path}: unreadable table ({exc}); re-download the file") from exc
-    columns = [c.strip() for c in df.columns[1:]]
-    values = df.to_numpy(dtype=np.float64)
-    if np.isnan(values[-1:]).any():
-        raise ReleaseFormatError(f"{path}: last row is incomplete; the file is truncated, re-download it")
+    if np.isnan(values[-1:]).any() or (n_rows is not None and len(values) != n_rows):
+        raise ReleaseFormatError(f"{path}: {len(values)} rows (header says {n_rows}) or an incomplete last row; "
+                                 "the file is truncated, re-download it")
     if not in_degrees:
         rot = [i for i, c in enumerate(columns) if c not in skeleton.TRANSLATION_AXES]
         values[:, 1:][:, rot] = np.rad2deg(values[:, 1:][:, rot])

@@ -75,6 +75,14 @@ def test_bad_release_inputs(tmp_path, twin_root):
     with pytest.raises(release.ReleaseFormatError, match="truncated") as e:
         release.read_trc(cut)
     assert str(cut) in str(e.value)
+    lines = trc.read_text().splitlines(keepends=True)
+    cut.write_text("".join(lines[:-3]))  # whole rows missing: caught by the NumFrames header
+    with pytest.raises(release.ReleaseFormatError, match="truncated"):
+        release.read_trc(cut)
+    mot = next((twin_root / "simspine/kinematics/S1").glob("*/*.mot"))
+    (tmp_path / "cut.mot").write_text("".join(mot.read_text().splitlines(keepends=True)[:-2]))
+    with pytest.raises(release.ReleaseFormatError, match="truncated"):
+        release.read_mot(tmp_path / "cut.mot")
     (tmp_path / "x.mot").write_text("Coordinates\nversion=1\ntime\tq\n0\t1\n")
     with pytest.raises(release.ReleaseFormatError, match="endheader"):
         release.read_mot(tmp_path / "x.mot")

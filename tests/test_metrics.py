@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from scipy.linalg import orthogonal_procrustes
+from scipy.spatial.transform import Rotation
+
+from simspine_hub import metrics, skeleton
+
+
+def _poses(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(scale=300, size=(n, 37, 3))
+
+
+def test_mpjpe_known_shift():
+    t = _poses()
+    assert metrics.mpjpe(t + [6.0, 8.0, 0.0], t) == pytest.approx(10.0)
+    mask = np.zeros(t.shape[:2], bool)
+    mask[:, :5] = True
+    p = t.copy()
+    p[:, 5:] += 1000  # masked joints do not count
+    assert metrics.mpjpe(p, t, mask) == pytest.approx(0.0)
+    rr = metrics.root_relative(t)
+    assert np.allclose(rr[:, skeleton.ROOT], 0)
+
+
+def _reference_pa(pred, target):
+    """Per-frame similarity alignment with scipy.linalg.orthogonal_procrustes."""
+    out = np.empty_like(pred)
+    for i, (p, t) in enumerate(zip(pred, target)):
+        mp, mt = p.mean(0), t.mean(0)
+        R, s = orthogonal_procrustes(p - mp, t - mt)
+        scale = s / ((p - mp) ** 2).sum()
+        out[i] = scale * (p - mp) @ R + mt
+    return np.linalg.norm(out - target, axis=-1)
+
+
+def test_p_mpjpe_matches_scipy_reference():
+    t = _poses(40, 1)
+    R = Rotation.random(40, random_state=2).as_matrix()
+    rng = np.random.default_rng(3)
+    p = 0.8 * np.einsum("nij,nkj->nki", R, t) + rng.normal(scale=40, size=t.shape) + 500
+    ours = metrics.p_mpjpe_errors(p, t)
+    assert np.allclose(ours, _reference_pa(p, t), atol=1e-8)
+    assert 0 < ours.mean() < metrics.mpjpe(p, t)
+
+
+def test_p_mpjpe_exact_similarity_is_zero_and_reflections_are_not_allowed():
+    t = _poses(10, 4)
+    R = Rotation.random(10, random_state=5).as_matrix()
+    p = 2.5 * np.einsum("nij,nkj->nki", R, t) - 300
+    assert metrics.p_mpjpe_errors(p, t).max() < 1e-8
+    mirrored = t * [-1, 1, 1]  # a reflection cannot be undone by a proper rotation
+    assert metrics.p_mpjpe_errors(mirrored, t).mean() > 50
+
+
+def test_n_mpjpe_removes_scale_only():
+    t = _poses(10, 6)
+    assert metrics.n_mpjpe_errors(1.3 * t, t).max() < 1e-9
+    assert metrics.n_mpjpe_errors(t + 50, t).mean() > 1
+
+
+def test_pck_auc_hand_computed():
+    # one frame, 4 joints, box short side 100 px: normalised distances 0, 0.1, 0.3, 0.6
+    target = np.zeros((1, 4, 2))
+    pred = np.array([[[0, 0], [10, 0], [0, 30], [60, 0]]], float)
+    auc, curve = metrics.pck_auc(pred, target, [100.0])
+    # thresholds 0, .025, ..., .475: d=0 never < 0; d=.1 correct for t>.1 (15 of 20: .125..); d=.3 for t>.3 (7)
+    expected = np.array([sum(int(d < t) for d in (0.0, 0.1, 0.3, 0.6)) for t in 0.5 * np.arange(20) / 20]) / 4
+    assert np.allclose(curve, expected)
+    assert auc == pytest.approx((19 + 15 + 7 + 0) / 80)
+    assert metrics.pck(pred, target, [100.0], 0.2) == pytest.approx(0.5)
+
+
+def test_oks_ap_perfect_and_known_perturbation():
+    rng = np.random.default_rng(7)
+    n = 6
+    target = rng.uniform(200, 800, size=(n, 37, 2))
+    vis = np.full((n, 37), 2)
+    boxes = np.tile([150.0, 100.0, 400.0, 600.0], (n, 1))
+    res = metrics.oks_ap(target.copy(), np.ones(n), target, vis, boxes)
+    assert all(res[s]["AP"] == pytest.approx(1.0) for s in metrics.OKS_SUBSETS)
+    # shift every keypoint so that each OKS term equals o = 0.72 (formula of FACTS.md section 5):
+    # d^2 = -2 ln(o) * area * (2 sigma)^2  ->  OKS = 0.72, matched at thresholds .50 ... .70 -> AP = 5/10
+    o, area = 0.72, 400.0 * 600.0
+    d = np.sqrt(-2 * np.log(o) * area * (2 * skeleton.OKS_SIGMAS) ** 2)
+    ang = rng.uniform(0, 2 * np.pi, size=(n, 37))
+    pred = target + d[:, None] * np.stack([np.cos(ang), np.sin(ang)], -1)
+    res = metrics.oks_ap(pred, np.ones(n), target, vis, boxes)
+    for s in metrics.OKS_SUBSETS:
+        assert res[s]["AP"] == pytest.approx(0.5, abs=1e-6)
+        assert res[s]["AR"] == pytest.approx(0.5, abs=1e-6)
+        assert res[s]["AP50"] == pytest.approx(1.0) and res[s]["AP75"] == pytest.approx(0.0)
+
+
+def test_angle_errors_wrap():
+    assert metrics.angle_errors([[179.0, 10.0]], [[-179.0, -20.0]]).tolist() == [[2.0, 30.0]]
+
+
+def test_region_means_use_the_paper_regions():
+    err = np.zeros((3, 37))
+    err[:, list(skeleton.REGIONS["lumbar"])] = 4.0
+    r = metrics.region_means(err)
+    assert r["S_L"] == 4.0 and r["S_C"] == 0.0 and r["S"] == pytest.approx(16 / 15) and r["All"] == pytest.approx(16 / 37)
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(N, J, 3\)"):
+        metrics.p_mpjpe_errors(np.zeros((2, 37, 3)), np.zeros((2, 15, 3)))
+    with pytest.raises(ValueError, match="normalizer"):
+        metrics.pck_auc(np.zeros((2, 3, 2)), np.zeros((2, 3, 2)), [1.0])
