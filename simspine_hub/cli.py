@@ -39,8 +39,55 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for name in ("spine15", "full37"):
         print(f"  {name}: rows {ds[name + '_rows']}   max |err| vs ground truth = {ds[name + '_max_err_mm']:.3g} mm")
     print(f"  full37 sample: {ds['full37_sample']}")
+    print()
+    print(res["leaderboard"])
     ok = rt.h36m_3d_bit_exact and rt.h36m_2d_max_px < 0.01
     return 0 if ok else 1
+
+
+def _dataset_kwargs(args: argparse.Namespace) -> dict:
+    if args.twin is not None:
+        return {"h36m_root": str(args.twin / "h36m"), "annotations": str(args.twin / "simspine"),
+                "cache_dir": args.cache_dir}
+    if args.annotations is None:
+        raise ValueError("pass --annotations (and --h36m-root) or --twin DIR")
+    return {"h36m_root": args.h36m_root, "annotations": args.annotations, "cache_dir": args.cache_dir}
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .leaderboard import evaluate, format_table, load_ground_truth, model_index, save_results
+
+    gt = load_ground_truth(args.task, args.split, **_dataset_kwargs(args))
+    label = args.model_name or args.predictions.stem
+    res = evaluate(args.task, args.predictions, gt, label=label, data_label="twin" if args.twin else "SIMSPINE")
+    print(format_table(res))
+    out = args.out or args.predictions.with_suffix(".results.json")
+    save_results(out, res)
+    print(f"results: {out}")
+    if args.model_index:
+        print(json.dumps({"model-index": model_index(res)}, indent=2))
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    import json
+
+    from ._io import write_text
+    from .leaderboard import leaderboard_markdown
+
+    results = []
+    for path in args.results:
+        try:
+            results.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a results JSON written by `simspine evaluate` ({exc})") from exc
+    md = leaderboard_markdown(results, with_paper=not args.no_paper)
+    print(md)
+    if args.out:
+        write_text(args.out, md)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the whole pipeline on the synthetic twin")
     d.add_argument("--out", type=Path, default=Path("outputs/demo"))
     d.set_defaults(func=_cmd_demo)
+
+    e = sub.add_parser("evaluate", help="score a predictions file (the leaderboard evaluation script)")
+    e.add_argument("--task", required=True, choices=["2d", "multiview", "lifting", "angles"])
+    e.add_argument("--predictions", type=Path, required=True, help=".npz or .parquet (see simspine_hub.leaderboard)")
+    e.add_argument("--split", default="test")
+    e.add_argument("--h36m-root")
+    e.add_argument("--annotations", help="SIMSPINE release folder, .h5, parquet folder or hub id")
+    e.add_argument("--twin", type=Path, help="use a synthetic twin folder for both roots")
+    e.add_argument("--cache-dir")
+    e.add_argument("--model-name")
+    e.add_argument("--out", type=Path, help="results JSON (default: next to the predictions)")
+    e.add_argument("--model-index", action="store_true", help="also print model-index entries for a model card")
+    e.set_defaults(func=_cmd_evaluate)
+
+    lb = sub.add_parser("leaderboard", help="merge results JSON files into one markdown leaderboard")
+    lb.add_argument("results", nargs="+", type=Path)
+    lb.add_argument("--out", type=Path)
+    lb.add_argument("--no-paper", action="store_true", help="leave out the paper's reference rows")
+    lb.set_defaults(func=_cmd_leaderboard)
     return p
 
 

@@ -89,7 +89,31 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
     png = plot_skeleton_2d(project(gt[frame_idx], data.cameras(subject)[cam_id]), out / "skeleton.png",
                            image=frame, title=f"twin {subject} {seq.stem} cam {cam_id} frame {frame_idx}")
     dataset = check_dataset(twin_root, out / "hf_cache")
-    return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset}
+    board = twin_leaderboard(twin_root, out)
+    return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset,
+            "leaderboard": board}
+
+
+def twin_leaderboard(twin_root: Path, out: Path) -> str:
+    """Triangulation baselines on the twin's test split, scored by the leaderboard evaluation."""
+    from .baselines import triangulation_baseline
+    from .leaderboard import evaluate, leaderboard_markdown, load_ground_truth, save_predictions, save_results
+    from ._io import write_text
+
+    kw = {"h36m_root": str(twin_root / "h36m"), "annotations": str(twin_root / "simspine"),
+          "cache_dir": str(out / "hf_cache")}
+    gt2d, gt3d = load_ground_truth("2d", **kw), load_ground_truth("multiview", **kw)
+    results = []
+    for noise, name in ((0.0, "DLT triangulation, GT 2D (oracle)"), (2.0, "DLT triangulation, GT 2D + 2 px noise")):
+        pred = triangulation_baseline(gt2d, kw["h36m_root"], noise_px=noise)
+        tag = "oracle" if noise == 0 else "noisy"
+        save_predictions(out / f"multiview_{tag}.npz", **pred)
+        res = evaluate("multiview", out / f"multiview_{tag}.npz", gt3d, label=name, data_label="twin")
+        save_results(out / f"multiview_{tag}.results.json", res)
+        results.append(res)
+    md = leaderboard_markdown(results)
+    write_text(out / "leaderboard.md", md)
+    return md
 
 
 def check_dataset(twin_root: Path, cache_dir: Path) -> dict:

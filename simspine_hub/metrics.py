@@ -9,9 +9,10 @@ Protocols
     P-MPJPE     per-frame similarity Procrustes (scale, rotation with the reflection fix, translation) of the
                 prediction onto the target, then MPJPE (as VideoPose3D's ``p_mpjpe``).
     N-MPJPE     per-frame optimal scale only (Rhodin et al.), then MPJPE.
-    PCK / AUC   a joint is correct when its distance / the shorter side of the person box < t; AUC is the
+    PCK / AUC   a joint is correct when its distance / the shorter side of the person box <= t; AUC is the
                 mean PCK over the 20 thresholds t = 0.5 * i / 20, i = 0..19 (mmpose's ``keypoint_auc`` grid
-                of 20 steps, scaled to the paper's range [0, 0.5]).
+                of 20 steps, scaled to the paper's range [0, 0.5]). With ``<=`` a perfect prediction
+                scores AUC 1.0 (mmpose's strict ``<`` gives 0.95 because t = 0 never counts).
     OKS AP/AR   COCO keypoint AP/AR with the SpineTrack sigmas through pycocotools' COCOeval (``params.kpt_oks_sigmas``), on the
                 SpinePose tools' subsets: body 0-16, feet 20-25, spine (the 9-point vertebral chain), all 37.
     Angles      mean absolute error in degrees on the 62 kinematic axes, wrapped to [-180, 180).
@@ -45,7 +46,8 @@ def _check(pred: np.ndarray, target: np.ndarray, dims: int) -> tuple[np.ndarray,
 def joint_errors(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(N, J, D) x2 -> (N, J) Euclidean distances (same unit as the input)."""
     pred, target = _check(pred, target, np.shape(pred)[-1])
-    return np.linalg.norm(pred - target, axis=-1)
+    d = pred - target
+    return np.sqrt(np.einsum("...i,...i->...", d, d))
 
 
 def _masked_mean(err: np.ndarray, mask: np.ndarray | None) -> float:
@@ -66,32 +68,67 @@ def root_relative(poses: np.ndarray, root: int = skeleton.ROOT) -> np.ndarray:
     return poses - poses[..., root:root + 1, :]
 
 
+CHUNK = 8192  # frames per block: keeps the working set in cache; results do not depend on it
+
+
 def procrustes_align(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Align each frame of ``pred`` (N, J, 3) to ``target`` (see :func:`_procrustes_block`), in blocks."""
+    pred, target = _check(pred, target, 3)
+    if len(pred) <= CHUNK:
+        return _procrustes_block(pred, target, mask)
+    out = np.empty_like(pred)
+    for a in range(0, len(pred), CHUNK):
+        out[a:a + CHUNK] = _procrustes_block(pred[a:a + CHUNK], target[a:a + CHUNK],
+                                             None if mask is None else np.asarray(mask)[a:a + CHUNK])
+    return out
+
+
+def _procrustes_block(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Align each frame of ``pred`` (N, J, 3) to ``target`` by a similarity transform (batched SVD).
 
     Only joints where ``mask`` (N, J) is True drive the fit; the transform is applied to all joints. The
     rotation is a proper rotation (reflections are fixed by flipping the smallest singular direction).
     """
     pred, target = _check(pred, target, 3)
-    w = np.ones(pred.shape[:2]) if mask is None else np.asarray(mask, dtype=np.float64)
-    w = w * np.isfinite(pred).all(-1) * np.isfinite(target).all(-1)             # (N, J)
-    p0, t0 = np.nan_to_num(pred), np.nan_to_num(target)
-    wsum = np.maximum(w.sum(axis=1), 1e-12)[:, None, None]                       # (N, 1, 1)
-    mu_p = np.einsum("nj,njk->nk", w, p0)[:, None] / wsum                        # (N, 1, 3)
-    mu_t = np.einsum("nj,njk->nk", w, t0)[:, None] / wsum
-    P, T = p0 - mu_p, t0 - mu_t
-    H = np.einsum("nj,nji,njk->nik", w, P, T)                                    # (N, 3, 3) cross-covariance
+    finite = np.isfinite(pred).all(-1) & np.isfinite(target).all(-1)            # (N, J)
+    if mask is None and finite.all():                                            # fast path: no weights
+        w = None
+        mu_p, mu_t = pred.mean(axis=1, keepdims=True), target.mean(axis=1, keepdims=True)
+        P, T = pred - mu_p, target - mu_t
+        WP = P
+    else:
+        w = finite if mask is None else finite & np.asarray(mask, dtype=bool)
+        w = w.astype(np.float64)
+        wsum = np.maximum(w.sum(axis=1), 1e-12)[:, None, None]                   # (N, 1, 1)
+        p0, t0 = np.where(finite[..., None], pred, 0.0), np.where(finite[..., None], target, 0.0)
+        mu_p = (w[:, None, :] @ p0) / wsum                                       # (N, 1, 3)
+        mu_t = (w[:, None, :] @ t0) / wsum
+        P, T = p0 - mu_p, t0 - mu_t
+        WP = P * w[..., None]
+    H = np.einsum("nji,njk->nik", WP, T)                                         # (N, 3, 3) cross-covariance
     U, S, Vt = np.linalg.svd(H)
     D = np.ones_like(S)
     D[:, 2] = np.sign(np.linalg.det(U @ Vt))                                     # reflection fix
     R = U @ (D[:, :, None] * Vt)                                                 # pred_row @ R ~ target_row
-    scale = (S * D).sum(axis=1) / np.maximum(np.einsum("nj,nji,nji->n", w, P, P), 1e-12)
-    return scale[:, None, None] * ((pred - mu_p) @ R) + mu_t
+    scale = (S * D).sum(axis=1) / np.maximum(np.einsum("nji,nji->n", WP, P), 1e-12)
+    sR = scale[:, None, None] * R                                                # (N, 3, 3)
+    Pa = pred - mu_p
+    out = np.empty_like(Pa)
+    for k in range(3):                                                           # (N, J, 3) @ (N, 3, 3), unrolled
+        out[..., k] = (Pa[..., 0] * sR[:, None, 0, k] + Pa[..., 1] * sR[:, None, 1, k]
+                       + Pa[..., 2] * sR[:, None, 2, k]) + mu_t[..., k]
+    return out
 
 
 def p_mpjpe_errors(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """(N, J) per-joint errors after per-frame similarity Procrustes alignment (mm)."""
-    return joint_errors(procrustes_align(pred, target, mask), target)
+    pred, target = _check(pred, target, 3)
+    out = np.empty(pred.shape[:2])
+    for a in range(0, len(pred), CHUNK):
+        sl = slice(a, a + CHUNK)
+        out[sl] = joint_errors(_procrustes_block(pred[sl], target[sl], None if mask is None else np.asarray(mask)[sl]),
+                               target[sl])
+    return out
 
 
 def n_mpjpe_errors(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -105,7 +142,7 @@ def n_mpjpe_errors(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None
 
 def pck(pred: np.ndarray, target: np.ndarray, normalizer: np.ndarray, threshold: float,
         mask: np.ndarray | None = None) -> float:
-    """Fraction of labelled joints with distance / normalizer < threshold.
+    """Fraction of labelled joints with distance / normalizer <= threshold.
 
     Args:
         pred, target: (N, J, 2) pixels.
@@ -125,7 +162,15 @@ def pck_auc(pred: np.ndarray, target: np.ndarray, normalizer: np.ndarray, mask: 
     m = np.ones(d.shape, bool) if mask is None else np.asarray(mask, bool)
     m = m & np.isfinite(target).all(-1)
     d = np.where(np.isfinite(d), d, np.inf)[m]                                  # unlabelled out, NaN preds wrong
-    curve = (d[None, :] < np.asarray(thresholds)[:, None]).mean(axis=1) if d.size else np.full(len(thresholds), np.nan)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if not d.size:
+        return float("nan"), np.full(len(thresholds), np.nan)
+    # d <= t_k  <=>  k >= (first threshold index with t_k >= d): one pass, then a cumulative count
+    order = np.argsort(thresholds)
+    first = np.searchsorted(thresholds[order], d, side="left")                 # in 0..T
+    counts = np.cumsum(np.bincount(first, minlength=len(thresholds) + 1)[:-1])
+    curve = np.empty(len(thresholds))
+    curve[order] = counts / d.size
     return float(curve.mean()), curve
 
 

@@ -60,15 +60,15 @@ def test_n_mpjpe_removes_scale_only():
 
 
 def test_pck_auc_hand_computed():
-    # one frame, 4 joints, box short side 100 px: normalised distances 0, 0.1, 0.3, 0.6
+    # one frame, 4 joints, box short side 100 px: normalised distances 0, 0.11, 0.31, 0.61
     target = np.zeros((1, 4, 2))
-    pred = np.array([[[0, 0], [10, 0], [0, 30], [60, 0]]], float)
+    pred = np.array([[[0, 0], [11, 0], [0, 31], [61, 0]]], float)
     auc, curve = metrics.pck_auc(pred, target, [100.0])
-    # thresholds 0, .025, ..., .475: d=0 never < 0; d=.1 correct for t>.1 (15 of 20: .125..); d=.3 for t>.3 (7)
-    expected = np.array([sum(int(d < t) for d in (0.0, 0.1, 0.3, 0.6)) for t in 0.5 * np.arange(20) / 20]) / 4
-    assert np.allclose(curve, expected)
-    assert auc == pytest.approx((19 + 15 + 7 + 0) / 80)
+    # thresholds 0, .025, ..., .475: d=0 always correct (20), d=.11 for t >= .125 (15), d=.31 for t >= .325 (7)
+    assert np.allclose(curve[[0, 4, 5, 12, 13, 19]], [0.25, 0.25, 0.5, 0.5, 0.75, 0.75])
+    assert auc == pytest.approx((20 + 15 + 7 + 0) / 80)
     assert metrics.pck(pred, target, [100.0], 0.2) == pytest.approx(0.5)
+    assert metrics.pck_auc(target, target, [100.0])[0] == 1.0
 
 
 def test_oks_ap_perfect_and_known_perturbation():
@@ -108,3 +108,11 @@ def test_bad_shapes():
         metrics.p_mpjpe_errors(np.zeros((2, 37, 3)), np.zeros((2, 15, 3)))
     with pytest.raises(ValueError, match="normalizer"):
         metrics.pck_auc(np.zeros((2, 3, 2)), np.zeros((2, 3, 2)), [1.0])
+
+
+def test_blocked_path_matches_reference():
+    n = metrics.CHUNK + 37
+    t = _poses(n, 8)
+    p = 1.2 * t + np.random.default_rng(9).normal(scale=20, size=t.shape)
+    assert np.allclose(metrics.p_mpjpe_errors(p, t), _reference_pa(p, t), atol=1e-8)
+    assert np.allclose(metrics.joint_errors(metrics.procrustes_align(p, t), t), _reference_pa(p, t), atol=1e-8)
