@@ -151,8 +151,8 @@ def write_sto(path: str | os.PathLike, title: str, columns: list[str], time: np.
 def read_mot(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Read a ``.mot``/``.sto`` -> (column names, time (T,) s, values (T, C)).
 
-    Rotations of a ``.mot`` with ``inDegrees=no`` are converted to degrees, so values are always
-    degrees for rotations and metres for translations.
+    Rotational kinematic axes of a file with ``inDegrees=no`` are converted to degrees, so coordinates
+    are always degrees for rotations and metres for translations; other columns are returned as stored.
     """
     path = Path(path)
     if not path.is_file():
@@ -180,7 +180,7 @@ def read_mot(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
         raise ReleaseFormatError(f"{path}: {len(values)} rows (header says {n_rows}) or an incomplete last row; "
                                  "the file is truncated, re-download it")
     if not in_degrees:
-        rot = [i for i, c in enumerate(columns) if c not in skeleton.TRANSLATION_AXES]
+        rot = [i for i, c in enumerate(columns) if c in skeleton.KINEMATIC_AXES and c not in skeleton.TRANSLATION_AXES]
         values[:, 1:][:, rot] = np.rad2deg(values[:, 1:][:, rot])
     return columns, values[:, 0], values[:, 1:]
 

@@ -332,3 +332,34 @@ def load_ground_truth(twin_root: str | os.PathLike) -> dict[str, dict[str, np.nd
             seq, field_ = k.rsplit("/", 1)
             out.setdefault(seq, {})[field_] = z[k]
     return out
+
+
+def write_detections(twin_root: str | os.PathLike, noise_px: float = 2.0, outlier_rate: float = 0.1,
+                     seed: int = 0, split_subjects: tuple[str, ...] | None = None) -> Path:
+    """Simulate a 2D detector on the twin: projections of the true 37 points with Gaussian noise
+    (``noise_px`` per coordinate) and gross outliers (``outlier_rate`` of the points moved 40-150 px).
+
+    Writes ``<twin>/detections/<S>/<stem>.<camera>.npz`` (see :mod:`simspine_hub.simulation.inputs`);
+    scores are uniform in [0.5, 1] and unrelated to the outliers (a detector that does not know).
+    """
+    from .simulation.inputs import write_detections_npz
+
+    twin_root = Path(twin_root)
+    gt = load_ground_truth(twin_root)
+    out = twin_root / "detections"
+    for key in sorted(gt):
+        subject, stem = key.split("/")
+        if split_subjects is not None and subject not in split_subjects:
+            continue
+        cams = h36m.builtin_cameras(subject)
+        for cam_id, cam in cams.items():
+            rng = np.random.default_rng([seed, int(subject[1:]), sum(map(ord, stem)), int(cam_id)])
+            uv = project(gt[key]["keypoints37"], cam)
+            uv = uv + rng.normal(scale=noise_px, size=uv.shape)
+            bad = rng.random(uv.shape[:-1]) < outlier_rate
+            uv[bad] += rng.uniform(40, 150, size=(bad.sum(), 2)) * rng.choice([-1, 1], size=(bad.sum(), 2))
+            scores = rng.uniform(0.5, 1.0, size=uv.shape[:-1])
+            w, h = cam.size
+            scores[(uv[..., 0] < 0) | (uv[..., 0] >= w) | (uv[..., 1] < 0) | (uv[..., 1] >= h)] = 0.0
+            write_detections_npz(out / subject / f"{stem}.{cam_id}.npz", uv, scores)
+    return out

@@ -1,0 +1,108 @@
+"""Spine curvature and range of motion, with plots.
+
+Curvature (degrees) is a marker-based proxy of the Cobb angles the paper reports (Fig. 3, Table B2): the
+angle, in the sagittal plane, between two local directions of the spine curve.
+
+* Lumbar lordotic angle (LLA): between the sacral direction (Hip -> Spine_01) and the L1 direction
+  (Spine_02 -> Spine_03).
+* Thoracic kyphotic angle (TKA): between the T12 direction (Spine_03 -> Spine_04) and the T3 direction
+  (Spine_05 -> Neck).
+
+The sagittal plane of each frame is the plane normal to the pelvis' left-right axis (LHip -> RHip).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import skeleton
+from ._io import atomic_path
+
+__all__ = ["sagittal_angle", "lumbar_lordosis", "thoracic_kyphosis", "range_of_motion", "LUMBAR_LEVELS",
+           "plot_curvature", "plot_lumbar_rom"]
+
+_I = skeleton.index_of
+LUMBAR_LEVELS = ("L1_T12", "L1_L2", "L2_L3", "L3_L4", "L4_L5", "L5_S1")
+LUMBAR_DOFS = ("Flex_Ext", "Lat_Bending", "axial_rotation")
+
+
+def sagittal_angle(a: np.ndarray, b: np.ndarray, left_right: np.ndarray) -> np.ndarray:
+    """Angle (degrees) between (N, 3) directions ``a`` and ``b`` after projecting out ``left_right`` (N, 3)."""
+    n = left_right / np.linalg.norm(left_right, axis=-1, keepdims=True)
+    pa = a - (a * n).sum(-1, keepdims=True) * n
+    pb = b - (b * n).sum(-1, keepdims=True) * n
+    cos = (pa * pb).sum(-1) / (np.linalg.norm(pa, axis=-1) * np.linalg.norm(pb, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _lr(points: np.ndarray) -> np.ndarray:
+    return points[..., _I("RHip"), :] - points[..., _I("LHip"), :]
+
+
+def lumbar_lordosis(points: np.ndarray) -> np.ndarray:
+    """(N, 37, 3) keypoints -> (N,) LLA in degrees (needs Hip, Spine_01..03, LHip, RHip)."""
+    p = np.asarray(points, dtype=np.float64)
+    return sagittal_angle(p[:, _I("Spine_01")] - p[:, _I("Hip")], p[:, _I("Spine_03")] - p[:, _I("Spine_02")], _lr(p))
+
+
+def thoracic_kyphosis(points: np.ndarray) -> np.ndarray:
+    """(N, 37, 3) keypoints -> (N,) TKA in degrees (needs Spine_03..05, Neck, LHip, RHip)."""
+    p = np.asarray(points, dtype=np.float64)
+    return sagittal_angle(p[:, _I("Spine_04")] - p[:, _I("Spine_03")], p[:, _I("Neck")] - p[:, _I("Spine_05")], _lr(p))
+
+
+def range_of_motion(kinematics_deg: np.ndarray) -> np.ndarray:
+    """(N, 62) coordinates -> (62,) range (max - min) per axis, degrees for rotations (robust: 1st-99th pct)."""
+    k = np.asarray(kinematics_deg, dtype=np.float64)
+    return np.nanpercentile(k, 99, axis=0) - np.nanpercentile(k, 1, axis=0)
+
+
+def plot_curvature(lla_by_action: dict[str, np.ndarray], tka_by_action: dict[str, np.ndarray],
+                   path: str | os.PathLike, title: str = "") -> Path:
+    """Violin plots of LLA and TKA per action (the paper's Fig. 3, left) -> PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    actions = sorted(lla_by_action)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), dpi=100, sharey=False)
+    for ax, data, name in ((axes[0], lla_by_action, "LLA (lumbar lordosis)"), (axes[1], tka_by_action, "TKA (thoracic kyphosis)")):
+        ax.violinplot([np.asarray(data[a])[np.isfinite(data[a])] for a in actions], showmedians=True)
+        ax.set_xticks(range(1, len(actions) + 1), actions, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("degrees")
+        ax.set_title(name)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_lumbar_rom(rom: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
+    """Per-level lumbar ROM (degrees) for the three DOFs (the paper's Fig. 3, right) -> PNG.
+
+    Args:
+        rom: (62,) output of :func:`range_of_motion`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for dof in LUMBAR_DOFS:
+        vals = [rom[skeleton.KINEMATIC_AXES.index(f"{lvl}_{dof}")] for lvl in LUMBAR_LEVELS]
+        ax.plot(LUMBAR_LEVELS, vals, "o-", label=dof.replace("_", " "))
+    ax.set_ylabel("range of motion (degrees)")
+    ax.set_title(title or "lumbar range of motion per level", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,78 @@
+"""Stage 3: zero-phase low-pass filtering that tolerates NaN gaps.
+
+Gaps of at most ``max_gap`` frames are filled by linear interpolation first; longer gaps stay NaN and
+split the signal into segments that are filtered separately (segments too short for ``filtfilt`` are
+left as they are). Butterworth low-pass, applied forwards and backwards (zero phase).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, filtfilt
+
+__all__ = ["fill_gaps", "butterworth_filter", "reject_spikes"]
+
+
+def reject_spikes(x: np.ndarray, max_dev: float, window: int = 7) -> np.ndarray:
+    """(T, J, 3) trajectories -> copy with samples further than ``max_dev`` (same unit) from the running
+    median of their ``window`` neighbours set to NaN (temporal consistency check)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    if len(x) < window:
+        return x
+    half = window // 2
+    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)   # (T, J, 3, window)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(windows, axis=-1)
+    dev = np.linalg.norm(x - med, axis=-1)
+    x[dev > max_dev] = np.nan
+    return x
+
+
+def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """(T, ...) signal -> copy with interior NaN runs of length <= ``max_gap`` linearly interpolated."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    flat = x.reshape(len(x), -1)
+    t = np.arange(len(x))
+    for c in np.where(np.isnan(flat).any(0) & np.isfinite(flat).any(0))[0]:
+        col = flat[:, c]
+        nan = np.isnan(col)
+        edges = np.diff(np.concatenate([[0], nan.astype(np.int8), [0]]))
+        starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
+        good = ~nan
+        for s, e in zip(starts, ends):
+            if s > 0 and e < len(col) and e - s <= max_gap:
+                col[s:e] = np.interp(t[s:e], t[good], col[good])
+    return x
+
+
+def butterworth_filter(x: np.ndarray, fs: float, cutoff: float = 6.0, order: int = 4, max_gap: int = 10) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along axis 0.
+
+    Args:
+        x: (T, ...) signal (e.g. (T, J, 3) mm); NaN marks missing samples.
+        fs: sampling rate (Hz); cutoff: low-pass cutoff (Hz); order: filter order.
+        max_gap: longest gap (frames) to interpolate before filtering.
+    """
+    if not 0 < cutoff < fs / 2:
+        raise ValueError(f"cutoff {cutoff} Hz must be in (0, {fs / 2}) for fs={fs} Hz")
+    x = fill_gaps(x, max_gap)
+    b, a = butter(order, cutoff / (fs / 2))
+    pad = 3 * max(len(a), len(b))
+    flat = x.reshape(len(x), -1)
+    out = flat.copy()
+    complete = np.isfinite(flat).all(0)
+    if complete.any() and len(flat) > pad:
+        out[:, complete] = filtfilt(b, a, flat[:, complete], axis=0)
+    for c in np.where(~complete)[0]:                       # columns with long gaps: per finite segment
+        col = flat[:, c]
+        fin = np.isfinite(col)
+        edges = np.diff(np.concatenate([[0], fin.astype(np.int8), [0]]))
+        for s, e in zip(np.where(edges == 1)[0], np.where(edges == -1)[0]):
+            if e - s > pad:
+                out[s:e, c] = filtfilt(b, a, col[s:e])
+    return out.reshape(x.shape)

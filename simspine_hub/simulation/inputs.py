@@ -1,0 +1,76 @@
+"""Stage 1: 2D keypoints per camera and frame, with confidences, from files.
+
+Formats (all pixels, 37 keypoints in SpineTrack order unless stated):
+
+* npz: ``<dir>/<subject>/<sequence>.<camera>.npz`` with ``keypoints`` (T, 37, 2) and ``scores`` (T, 37).
+* OpenPose-style JSON, as spinepose writes: ``<dir>/<subject>/<sequence>.<camera>/*.json`` (one file per
+  frame, sorted by name) with ``people[0].pose_keypoints_2d = [x0, y0, c0, x1, ...]``.
+* Human3.6M ``D2_Positions`` CDFs (32 joints): only the 12 limb points can be taken from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import h36m, skeleton
+
+__all__ = ["read_detections", "write_detections_npz", "read_openpose_json"]
+
+
+def write_detections_npz(path: str | os.PathLike, keypoints: np.ndarray, scores: np.ndarray) -> None:
+    """Write (T, 37, 2) pixels and (T, 37) scores as a detections npz (atomically)."""
+    from .._io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, keypoints=np.asarray(keypoints, np.float32), scores=np.asarray(scores, np.float32))
+
+
+def read_openpose_json(folder: str | os.PathLike, num_keypoints: int = skeleton.NUM_KEYPOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """A folder of per-frame OpenPose-style JSON -> (T, K, 2) pixels, (T, K) scores (NaN / 0 if nobody)."""
+    files = sorted(Path(folder).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no .json files; expected one OpenPose-style file per frame")
+    kp = np.full((len(files), num_keypoints, 2), np.nan)
+    sc = np.zeros((len(files), num_keypoints))
+    for t, f in enumerate(files):
+        try:
+            people = json.loads(f.read_text()).get("people", [])
+        except ValueError as exc:
+            raise ValueError(f"{f}: not valid JSON ({exc})") from exc
+        if people:
+            a = np.asarray(people[0]["pose_keypoints_2d"], dtype=np.float64).reshape(-1, 3)
+            if len(a) != num_keypoints:
+                raise ValueError(f"{f}: {len(a)} keypoints; expected {num_keypoints}")
+            kp[t], sc[t] = a[:, :2], a[:, 2]
+    return kp, sc
+
+
+def read_detections(root: str | os.PathLike, subject: str, stem: str,
+                    cameras: tuple[str, ...] = h36m.CAMERA_IDS) -> tuple[np.ndarray, np.ndarray]:
+    """Detections of one sequence for all cameras -> uv (V, T, 37, 2) px, scores (V, T, 37).
+
+    Looks for the npz form first, then the JSON folder form; views of different lengths are cut to the
+    shortest.
+    """
+    root = Path(root)
+    uvs, scs = [], []
+    for cam in cameras:
+        npz = root / subject / f"{stem}.{cam}.npz"
+        folder = root / subject / f"{stem}.{cam}"
+        if npz.is_file():
+            with np.load(npz, allow_pickle=False) as z:
+                uvs.append(z["keypoints"].astype(np.float64))
+                scs.append(z["scores"].astype(np.float64))
+        elif folder.is_dir():
+            kp, sc = read_openpose_json(folder)
+            uvs.append(kp)
+            scs.append(sc)
+        else:
+            raise FileNotFoundError(f"{npz}: detections not found (nor {folder}/); write them with "
+                                    "simspine_hub.simulation.inputs.write_detections_npz or a 2D detector")
+    n = min(len(u) for u in uvs)
+    return np.stack([u[:n] for u in uvs]), np.stack([s[:n] for s in scs])

@@ -1,0 +1,212 @@
+"""Stages 4-7 on the real OpenSim model: marker merge and weights, scaling, inverse kinematics with a
+temporal smoothness term, forward kinematics of the virtual vertebral markers.
+
+Units: marker tables (T, M, 3) in world millimetres (Z-up) at the interfaces, converted to OpenSim's
+metres / Y-up ground inside; coordinates in radians (rotations) and metres (translations).
+
+Temporal smoothness. The paper's IK objective adds ``lambda * ||D q||^2``. OpenSim's IK solves each frame
+alone, so we solve it in two stages: OpenSim IK per frame, then the exact minimiser of
+``||q - q_IK||^2 + lambda * ||D2 q||^2`` over the whole sequence (second differences, a Whittaker
+smoother; one banded linear solve per coordinate, all coordinates at once), then the coupler constraints
+are re-applied. This treats the marker term as locally quadratic around the IK solution; ``lambda = 0``
+skips the step.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import solve_banded
+
+from .. import release, skeleton
+from ..geometry import yup_to_zup, zup_to_yup
+from .model import SIMSPINE_MARKERS, SpineModel, model_file
+
+__all__ = ["IK_WEIGHTS", "IK_MARKERS", "H36M_IK_SOURCES", "merge_markers", "estimate_scale", "scale_model",
+           "inverse_kinematics", "smooth_coordinates", "forward_markers"]
+
+#: IK weight per marker (dfki-av/simspine setup, FACTS.md section 2): Human3.6M shoulders and hips 2,
+#: limbs, Hip and feet 1, the vertebral column 0.5, Head/clavicles/latissimi 0.3, face 0.1.
+IK_WEIGHTS = {
+    **{n: 2.0 for n in ("LShoulder", "RShoulder", "LHip", "RHip")},
+    **{n: 1.0 for n in ("LElbow", "RElbow", "LWrist", "RWrist", "LKnee", "RKnee", "LAnkle", "RAnkle", "Hip",
+                        "LBigToe", "RBigToe", "LSmallToe", "RSmallToe", "LHeel", "RHeel")},
+    **{n: 0.5 for n in ("Neck", "Spine_01", "Spine_02", "Spine_03", "Spine_04", "Spine_05", "Neck_02", "Neck_03")},
+    **{n: 0.3 for n in ("Head", "LClavicle", "RClavicle", "LLatissimus", "RLatissimus")},
+    **{n: 0.1 for n in ("Nose", "LEye", "REye", "LEar", "REar")},
+}
+#: Markers used as IK targets (the 33 of the SIMSPINE marker set; eyes and ears are not in it).
+IK_MARKERS = tuple(n for n in SIMSPINE_MARKERS if n not in ("LEye", "REye", "LEar", "REar"))
+#: The 12 limb markers taken from Human3.6M's ground truth (the paper leaves out Pelvis, Spine, Neck,
+#: HeadTop and Nose); every other IK marker comes from the triangulated pseudo-3D points.
+H36M_IK_SOURCES = {skeleton.KEYPOINT_NAMES[k]: j for k, j in skeleton.H36M_TO_LIMB.items()}
+
+
+def merge_markers(triangulated: np.ndarray, h36m32: np.ndarray | None) -> tuple[np.ndarray, list[str]]:
+    """Merge pseudo-3D points with Human3.6M ground truth into the IK marker set.
+
+    Args:
+        triangulated: (T, 37, 3) world mm (NaN where missing), SpineTrack order.
+        h36m32: (T, 32, 3) Human3.6M D3_Positions (world mm) or None (then all markers are triangulated).
+    Returns:
+        (T, M, 3) world mm and the M marker names (:data:`IK_MARKERS` order).
+    """
+    T = len(triangulated)
+    out = np.empty((T, len(IK_MARKERS), 3))
+    for m, name in enumerate(IK_MARKERS):
+        if h36m32 is not None and name in H36M_IK_SOURCES:
+            out[:, m] = h36m32[:T, H36M_IK_SOURCES[name]]
+        else:
+            out[:, m] = triangulated[:, skeleton.index_of(name)]
+    return out, list(IK_MARKERS)
+
+
+_SCALE_PAIRS = (("LHip", "RHip"), ("LShoulder", "RShoulder"), ("LKnee", "LAnkle"), ("RKnee", "RAnkle"),
+                ("Hip", "Neck"), ("LHip", "LKnee"), ("RHip", "RKnee"), ("LShoulder", "LElbow"), ("RShoulder", "RElbow"))
+
+
+def estimate_scale(markers_mm: np.ndarray, names: list[str], model: SpineModel | None = None,
+                   trim: float = 0.2) -> tuple[float, dict[str, float]]:
+    """Uniform scale factor of the generic model from marker distances, with outlier trimming.
+
+    For each marker pair in ``_SCALE_PAIRS`` the median distance over frames is divided by the same distance
+    on the generic model in its default pose; the factor is the ``trim``-trimmed mean of those ratios.
+    Returns (factor, {pair: ratio}).
+    """
+    model = model or SpineModel(markers=SIMSPINE_MARKERS)
+    ref = model.marker_positions(_neutral(model)[None])[0] * 1000.0
+    ratios = {}
+    for a, b in _SCALE_PAIRS:
+        if a in names and b in names and a in model.marker_names and b in model.marker_names:
+            d = np.linalg.norm(markers_mm[:, names.index(a)] - markers_mm[:, names.index(b)], axis=-1)
+            d0 = np.linalg.norm(ref[model.marker_names.index(a)] - ref[model.marker_names.index(b)])
+            if np.isfinite(d).any():
+                ratios[f"{a}-{b}"] = float(np.nanmedian(d) / d0)
+    if not ratios:
+        raise ValueError("no marker pair available to estimate the subject's scale")
+    r = np.sort(np.array(list(ratios.values())))
+    k = int(np.floor(trim * len(r)))
+    return float(r[k:len(r) - k].mean() if len(r) > 2 * k else r.mean()), ratios
+
+
+def _neutral(model: SpineModel) -> np.ndarray:
+    q = model.default_pose
+    for s in ("r", "l"):
+        q[skeleton.KINEMATIC_AXES.index(f"arm_add_{s}")] = 0.0
+    return q
+
+
+def scale_model(factor: float, out_path: str | os.PathLike, mass_kg: float | None = None,
+                base: str | os.PathLike | None = None) -> Path:
+    """Scale the paper's model uniformly with OpenSim (``Model.scale``), markers included; write .osim.
+
+    ``mass_kg`` defaults to the generic model's mass times ``factor**3`` (a uniform-density estimate).
+    """
+    model = SpineModel(base or model_file(), markers=SIMSPINE_MARKERS)
+    generic_mass = sum(model.model.getBodySet().get(i).getMass() for i in range(model.model.getBodySet().getSize()))
+    model.scale(factor, mass_kg if mass_kg is not None else generic_mass * factor ** 3)
+    model.save(out_path)
+    return Path(out_path)
+
+
+def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, names: list[str], fs: float,
+                       weights: dict[str, float] | None = None, workdir: str | os.PathLike | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """OpenSim InverseKinematicsTool on world-mm markers.
+
+    Args:
+        model_path: scaled .osim carrying the markers.
+        markers_mm: (T, M, 3) world mm (Z-up); NaN markers are ignored in their frames by OpenSim.
+        names: the M marker names; fs: frame rate (Hz).
+    Returns:
+        q (T, 62) radians / metres, and the per-frame marker RMS error (T,) in mm.
+    """
+    import opensim as osim
+
+    osim.Logger.setLevelString("error")
+    weights = weights or IK_WEIGHTS
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        trc = tmp / "markers.trc"
+        release.write_trc(trc, names, zup_to_yup(markers_mm) / 1000.0, rate=fs)
+        ik = osim.InverseKinematicsTool()
+        model = osim.Model(str(model_path))
+        ik.setModel(model)
+        ik.setMarkerDataFileName(str(trc))
+        T = len(markers_mm)
+        ik.setStartTime(0.0)
+        ik.setEndTime((T - 1) / fs)
+        ik.setResultsDir(str(tmp))
+        ik.setOutputMotionFileName(str(tmp / "ik.mot"))
+        ik.set_report_errors(True)
+        tasks = ik.getIKTaskSet()
+        for n in names:
+            task = osim.IKMarkerTask()
+            task.setName(n)
+            task.setApply(True)
+            task.setWeight(float(weights.get(n, 1.0)))
+            tasks.cloneAndAppend(task)
+        with _quiet_stdout():                      # OpenSim prints a model summary on stdout
+            ok = ik.run()
+        if not ok:
+            raise RuntimeError(f"OpenSim IK failed on {model_path}")
+        cols, _, values = release.read_mot(tmp / "ik.mot")
+        errs = sorted(tmp.glob("*marker_errors.sto"))
+        rms = release.read_mot(errs[0])[2][:, 1] * 1000.0 if errs else np.full(T, np.nan)
+    idx = [cols.index(a) for a in skeleton.KINEMATIC_AXES]
+    q = values[:, idx]
+    rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
+    return np.where(rot, np.deg2rad(q), q), rms
+
+
+class _quiet_stdout:
+    """Silence C++ writes to file descriptor 1 for a block (Python's own stdout is flushed first)."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        os.close(self._null)
+
+
+def smooth_coordinates(q: np.ndarray, lam: float) -> np.ndarray:
+    """argmin_x ||x - q||^2 + lam * ||D2 x||^2 along time, per column of (T, C) ``q`` (exact banded solve)."""
+    q = np.asarray(q, dtype=np.float64)
+    T = len(q)
+    if lam <= 0 or T < 3:
+        return q.copy()
+    # (I + lam * D2^T D2) is symmetric pentadiagonal; build its 5 bands.
+    D = np.zeros((T - 2, T))
+    idx = np.arange(T - 2)
+    D[idx, idx], D[idx, idx + 1], D[idx, idx + 2] = 1.0, -2.0, 1.0
+    A = np.eye(T) + lam * (D.T @ D)
+    ab = np.zeros((5, T))
+    for k in range(-2, 3):
+        diag = np.diagonal(A, k)
+        if k >= 0:
+            ab[2 - k, k:] = diag
+        else:
+            ab[2 - k, :T + k] = diag
+    return solve_banded((2, 2), ab, q)
+
+
+def forward_markers(model_path: str | os.PathLike, q: np.ndarray, names: list[str] | tuple[str, ...] = skeleton.KEYPOINT_NAMES
+                    ) -> np.ndarray:
+    """(T, 62) coordinates on a scaled model -> (T, K, 3) world mm (Z-up) of the named markers (NaN if absent)."""
+    model = SpineModel(model_path)
+    have = [n for n in names if n in model.marker_names]
+    out = np.full((len(q), len(names), 3), np.nan)
+    if have:
+        pts = yup_to_zup(model.marker_positions(q, have)) * 1000.0
+        out[:, [list(names).index(n) for n in have]] = pts
+    return out
