@@ -254,7 +254,7 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
             action, subaction = h36m.parse_sequence_name(stem)
             if cfg.name == "spine15":
                 n = len(seq.markers)
-                cols = {"keypoints_3d": seq.markers, "kinematics": seq.kinematics}
+                cols = {"keypoints_3d": _spine15(seq, rel), "kinematics": seq.kinematics}
             else:
                 pts, src, n = self._join(rel, data, seq, models)
                 cols = {"keypoints_3d": pts, "keypoints_source": np.broadcast_to(src, (n, 37)),
@@ -343,6 +343,15 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
             raise SimspineDataError(f"{data.video_path(subject, stem, cam_id)}: video ends before frame "
                                     f"{min(missing)}; the file is truncated, re-extract it")
         return [{"bytes": out[int(i)], "path": n} for i, n in zip(frames, names)]
+
+
+def _spine15(seq, rel) -> np.ndarray:
+    """(T, 15, 3) spine points of a release sequence holding the 15 or more markers."""
+    pos = {k: i for i, k in enumerate(seq.keypoints)}
+    missing = [skeleton.KEYPOINT_NAMES[k] for k in skeleton.SPINE15 if k not in pos]
+    if missing:
+        raise SimspineDataError(f"{rel.path}: {seq.subject}/{seq.stem} lacks spine markers {missing}")
+    return seq.markers[:, [pos[k] for k in skeleton.SPINE15]]
 
 
 def _column(value, n: int) -> pa.Array:

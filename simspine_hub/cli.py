@@ -40,6 +40,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {name}: rows {ds[name + '_rows']}   max |err| vs ground truth = {ds[name + '_max_err_mm']:.3g} mm")
     print(f"  full37 sample: {ds['full37_sample']}")
     print()
+    print(res["simulation"])
     print(res["leaderboard"])
     ok = rt.h36m_3d_bit_exact and rt.h36m_2d_max_px < 0.01
     return 0 if ok else 1
@@ -90,6 +91,36 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulation.pipeline import SimulationConfig, simulate_capture
+
+    h36m_root, detections = args.h36m_root, args.detections
+    if args.twin is not None:
+        from .twin import write_detections
+
+        h36m_root = args.twin / "h36m"
+        detections = args.twin / "detections"
+        if not detections.is_dir():
+            write_detections(args.twin)
+    if h36m_root is None or detections is None:
+        raise ValueError("pass --h36m-root and --detections, or --twin DIR")
+    cfg = SimulationConfig(smooth_lambda=args.smooth_lambda, cutoff_hz=args.cutoff_hz,
+                           use_h36m_limbs=not args.no_h36m_limbs)
+    res = simulate_capture(h36m_root, detections, args.out, args.subjects, cfg, workers=args.workers,
+                           progress=not args.quiet)
+    for subject, seqs in res.items():
+        for stem, rep in seqs.items():
+            print(f"{subject} {stem}: {rep['frames']} frames, rejected {rep['rejected']}, "
+                  f"IK marker RMS {rep['marker_rms_mm']:.1f} mm (max {rep['marker_max_rms_mm']:.1f})")
+    if args.twin is not None:
+        from .simulation.report import validate_against_twin
+
+        text, _ = validate_against_twin(args.twin, args.out, list(res) or (args.subjects or []), cfg)
+        print(text)
+    print(f"release layout written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .twin import MOTIONS
 
@@ -122,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, help="results JSON (default: next to the predictions)")
     e.add_argument("--model-index", action="store_true", help="also print model-index entries for a model card")
     e.set_defaults(func=_cmd_evaluate)
+
+    sm = sub.add_parser("simulate", help="the simulation pipeline: 2D -> triangulation -> OpenSim IK -> 37 markers")
+    sm.add_argument("--h36m-root", type=Path, help="Human3.6M-layout root (cameras, D3 limbs)")
+    sm.add_argument("--detections", type=Path, help="2D detections (npz or OpenPose-style JSON folders)")
+    sm.add_argument("--twin", type=Path, help="run on a synthetic twin (its detections are simulated if absent)")
+    sm.add_argument("--out", type=Path, required=True)
+    sm.add_argument("--subjects", nargs="+")
+    sm.add_argument("--workers", type=int, default=1, help="parallel processes for IK")
+    sm.add_argument("--smooth-lambda", type=float, default=1.0, help="temporal smoothness weight (0: off)")
+    sm.add_argument("--cutoff-hz", type=float, default=6.0)
+    sm.add_argument("--no-h36m-limbs", action="store_true", help="use triangulated limbs instead of Human3.6M's")
+    sm.set_defaults(func=_cmd_simulate)
 
     lb = sub.add_parser("leaderboard", help="merge results JSON files into one markdown leaderboard")
     lb.add_argument("results", nargs="+", type=Path)

@@ -89,9 +89,24 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
     png = plot_skeleton_2d(project(gt[frame_idx], data.cameras(subject)[cam_id]), out / "skeleton.png",
                            image=frame, title=f"twin {subject} {seq.stem} cam {cam_id} frame {frame_idx}")
     dataset = check_dataset(twin_root, out / "hf_cache")
+    simulation = run_simulation(twin_root, out / "simulation", progress=progress)
     board = twin_leaderboard(twin_root, out)
     return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset,
-            "leaderboard": board}
+            "simulation": simulation, "leaderboard": board}
+
+
+def run_simulation(twin_root: Path, out: Path, subjects: tuple[str, ...] = ("S9",), progress: bool = True) -> str:
+    """The simulation pipeline on the twin's simulated detections of the test subject; returns the report."""
+    from .simulation.pipeline import simulate_capture
+    from .simulation.report import validate_against_twin
+    from .twin import write_detections
+
+    if not (twin_root / "detections").is_dir():
+        write_detections(twin_root)
+    simulate_capture(twin_root / "h36m", twin_root / "detections", out, list(subjects), workers=2,
+                     progress=progress)
+    text, _ = validate_against_twin(twin_root, out, list(subjects))
+    return text
 
 
 def twin_leaderboard(twin_root: Path, out: Path) -> str:

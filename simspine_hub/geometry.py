@@ -166,7 +166,7 @@ def undistort(uv: np.ndarray, camera: Camera, iterations: int = 20) -> np.ndarra
 
 
 def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray | None = None,
-                    distortion: bool = True) -> np.ndarray:
+                    distortion: bool = True, conditioning: bool = True) -> np.ndarray:
     """Weighted linear (DLT) triangulation, batched over all points at once.
 
     Args:
@@ -174,6 +174,8 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
         cameras: the V cameras (world unit of their ``t``, e.g. mm).
         weights: (V, ...) per-view confidences (0 drops a view); default 1.
         distortion: undistort the pixels first (default) or treat them as pinhole.
+        conditioning: scale the world and equilibrate the rows before the SVD (default). ``False`` solves
+            the raw system ``w * (x P3 - P1), w * (y P3 - P2)`` exactly as Pose2Sim's weighted DLT does.
     Returns:
         (..., 3) world points; NaN where fewer than two views have positive weight.
     """
@@ -185,7 +187,7 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
     w = np.where(np.isfinite(uv).all(-1), w, 0.0)
     # Condition the homogeneous system: world coordinates are scaled so that the camera centres lie
     # at distance ~1 (Hartley-style normalisation), and solved there.
-    unit = float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0
+    unit = (float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0) if conditioning else 1.0
     rows = []
     for v, cam in enumerate(cameras):
         if distortion:
@@ -197,8 +199,9 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
         rows.append(wv * (xy[..., 0:1] * P[2] - P[0]))
         rows.append(wv * (xy[..., 1:2] * P[2] - P[1]))
     A = np.stack(rows, axis=-2)                               # (..., 2V, 4)
-    scale = np.linalg.norm(A, axis=-1, keepdims=True)         # row equilibration for conditioning
-    A = A / np.where(scale > 0, scale, 1.0)
+    if conditioning:
+        scale = np.linalg.norm(A, axis=-1, keepdims=True)     # row equilibration
+        A = A / np.where(scale > 0, scale, 1.0)
     _, _, Vt = np.linalg.svd(A)
     X = Vt[..., -1, :]
     out = X[..., :3] / X[..., 3:4] * unit

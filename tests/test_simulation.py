@@ -1,0 +1,173 @@
+import json
+
+import numpy as np
+import pytest
+
+from simspine_hub import h36m, metrics, release, skeleton
+from simspine_hub.geometry import project, triangulate_dlt
+from simspine_hub.simulation import kinematics as kin
+from simspine_hub.simulation.filtering import butterworth_filter, fill_gaps
+from simspine_hub.simulation.inputs import read_detections, read_openpose_json
+from simspine_hub.simulation.pipeline import SimulationConfig, simulate_capture
+from simspine_hub.simulation.qc import quality_control
+from simspine_hub.simulation.triangulation import triangulate_robust
+from simspine_hub.twin import write_detections
+
+IDX = {n: i for i, n in enumerate(skeleton.KINEMATIC_AXES)}
+
+
+def _views(ground_truth, subject="S9", stem="Walking 1"):
+    cams = list(h36m.builtin_cameras(subject).values())
+    X = ground_truth[f"{subject}/{stem}"]["keypoints37"]
+    return X, cams, np.stack([project(X, c) for c in cams])
+
+
+def test_exact_2d_triangulates_below_01mm(ground_truth):
+    X, cams, uv = _views(ground_truth)
+    res = triangulate_robust(uv, cams)
+    assert np.linalg.norm(res.points - X, axis=-1).mean() < 0.1
+    assert res.views.all() and np.nanmax(res.reprojection_error) < 1e-6
+
+
+def test_robust_step_beats_plain_dlt_per_region(ground_truth):
+    X, cams, uv = _views(ground_truth, stem="Purchases 1")
+    rng = np.random.default_rng(0)
+    noisy = uv + rng.normal(scale=2.0, size=uv.shape)
+    bad = rng.random(uv.shape[:-1]) < 0.10
+    noisy[bad] += rng.uniform(40, 150, size=(bad.sum(), 2)) * rng.choice([-1, 1], size=(bad.sum(), 2))
+    dlt = metrics.region_means(metrics.joint_errors(triangulate_dlt(noisy, cams), X))
+    rob = metrics.region_means(metrics.joint_errors(triangulate_robust(noisy, cams).points, X))
+    for region in dlt:
+        assert rob[region] < dlt[region] / 3, region
+    assert rob["All"] < 25.0  # mm; 2 px noise alone gives about 12 mm with these cameras
+
+
+def test_points_seen_by_one_view_are_nan(ground_truth):
+    X, cams, uv = _views(ground_truth)
+    uv = uv.copy()
+    uv[1:, :, 5] = np.nan
+    res = triangulate_robust(uv, cams)
+    assert np.isnan(res.points[:, 5]).all() and np.isfinite(res.points[:, 6]).all()
+
+
+def test_butterworth_keeps_slow_signal_and_fills_short_gaps():
+    fs, t = 50.0, np.arange(200) / 50.0
+    slow = np.sin(2 * np.pi * 1.0 * t)
+    rng = np.random.default_rng(1)
+    x = (slow + 0.2 * rng.normal(size=t.shape))[:, None, None] * np.ones((1, 2, 3))
+    x[50:55, 0] = np.nan            # short gap: filled
+    x[100:140, 1] = np.nan          # long gap: stays NaN
+    y = butterworth_filter(x, fs, cutoff=4.0, max_gap=10)
+    assert np.isfinite(y[:, 0]).all() and np.isnan(y[100:140, 1]).all()
+    ok = np.isfinite(y[:, 1, 0])
+    assert np.abs(y[ok, 1, 0] - slow[ok]).mean() < 0.5 * np.abs(x[ok, 1, 0] - slow[ok]).mean()
+    assert np.allclose(fill_gaps(np.array([0.0, np.nan, 2.0]), 1), [0, 1, 2])
+
+
+def test_smoothing_solves_the_penalised_least_squares_exactly():
+    rng = np.random.default_rng(2)
+    q = rng.normal(size=(40, 3))
+    lam = 5.0
+    D = np.diff(np.eye(40), n=2, axis=0)
+    ref = np.linalg.solve(np.eye(40) + lam * D.T @ D, q)   # dense normal equations
+    assert np.allclose(kin.smooth_coordinates(q, lam), ref, atol=1e-10)
+    assert np.array_equal(kin.smooth_coordinates(q, 0.0), q)
+
+
+def test_ik_on_true_markers_recovers_true_coordinates(twin_root, ground_truth):
+    g = ground_truth["S9/Purchases 1"]
+    markers, names = kin.merge_markers(g["keypoints37"], g["h36m32"])
+    model = release.Release(twin_root / "simspine").model_path("S9")  # the twin's own scaled model
+    q, rms = kin.inverse_kinematics(model, markers, names, 50.0)
+    err = np.degrees(q - g["coordinates"])
+    for axes in (("L5_S1_Flex_Ext", "L5_S1_Lat_Bending", "L5_S1_axial_rotation"),
+                 ("neck_flexion", "neck_bending", "neck_rotation")):
+        rms_deg = np.sqrt((err[:, [IDX[a] for a in axes]] ** 2).mean())
+        assert rms_deg < 1.0, (axes, rms_deg)
+    assert np.nanmean(rms) < 5.0  # mm
+
+
+def test_scale_estimate_is_close_to_the_true_scale(ground_truth):
+    g = ground_truth["S9/Walking 1"]
+    markers, names = kin.merge_markers(g["keypoints37"], g["h36m32"])
+    factor, ratios = kin.estimate_scale(markers, names)
+    assert factor == pytest.approx(1.05, abs=0.01) and len(ratios) >= 6
+
+
+def test_qc_rejects_implausible_curvature_and_refills(ground_truth):
+    g = ground_truth["S9/Walking 1"]
+    pts, q = g["keypoints37"].copy(), g["coordinates"].copy()
+    from simspine_hub import biomech
+    lr = pts[10, skeleton.index_of("RHip")] - pts[10, skeleton.index_of("LHip")]
+    fwd = np.cross(lr, [0.0, 0.0, 1.0])
+    fwd /= np.linalg.norm(fwd)
+    for sign in (1, -1):                                           # kink the lumbar spine in one frame
+        trial = pts.copy()
+        trial[10, skeleton.index_of("Spine_03")] += sign * 150.0 * fwd
+        if biomech.lumbar_lordosis(trial[10:11])[0] > 80:
+            pts = trial
+            break
+    assert biomech.lumbar_lordosis(pts[10:11])[0] > 80
+    q2, pts2, rep = quality_control(q, pts, np.full(len(q), 2.0))
+    assert rep.rejected == 1 and rep.refilled == 1 and rep.left_nan == 0
+    assert np.isfinite(pts2).all() and 25 < rep.lla_mean_deg < 50
+    assert np.allclose(q2[10], (q[9] + q[11]) / 2, atol=1e-3)
+
+
+def test_whole_chain_writes_a_release_the_builder_reads(twin_root, ground_truth, tmp_path):
+    from simspine_hub.builder import load_dataset
+    from simspine_hub.simulation.report import validate_against_twin
+
+    import shutil
+    twin = tmp_path / "twin"
+    shutil.copytree(twin_root, twin)
+    write_detections(twin, split_subjects=("S9",))
+    out = tmp_path / "sim"
+    res = simulate_capture(twin / "h36m", twin / "detections", out, subjects=["S9"], workers=2, progress=False)
+    assert set(res["S9"]) == {"Walking 1", "Purchases 1", "Photo 1"}
+    text, rows = validate_against_twin(twin, out, ["S9"])
+    chain = rows["whole chain (37 markers after IK + FK)"]
+    assert chain["All"] < 15.0 and chain["S"] < 15.0          # mm, against the twin's ground truth
+    assert rows["robust triangulation"]["All"] < rows["plain DLT"]["All"]
+    assert (out / "validation.md").read_text().startswith("# Simulation validation")
+    qc = json.loads((out / "qc" / "S9_Walking_1.json").read_text())
+    assert qc["frames"] == len(ground_truth["S9/Walking 1"]["keypoints37"])
+    ds = load_dataset("simspine", "spine15", split="train", annotations=out, train_subjects=("S9",),
+                      test_subjects=(), cache_dir=tmp_path / "c")
+    assert ds.num_rows == sum(len(ground_truth[f"S9/{s}"]["keypoints37"]) for s in res["S9"])
+    mtime = (out / "kinematics/S9/S9_Walking_1/S9_Walking_1.mot").stat().st_mtime_ns
+    again = simulate_capture(twin / "h36m", twin / "detections", out, subjects=["S9"], progress=False, write_hdf5=False)
+    assert again["S9"] == {} and (out / "kinematics/S9/S9_Walking_1/S9_Walking_1.mot").stat().st_mtime_ns == mtime
+
+
+def test_detection_inputs(tmp_path, twin_root):
+    with pytest.raises(FileNotFoundError, match=r"S9/Walking 1.54138969.npz"):
+        read_detections(tmp_path, "S9", "Walking 1")
+    folder = tmp_path / "S9" / "Walking 1.54138969"
+    folder.mkdir(parents=True)
+    kp = np.arange(37 * 3, dtype=float).reshape(37, 3)
+    (folder / "000000.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": kp.ravel().tolist()}]}))
+    (folder / "000001.json").write_text(json.dumps({"people": []}))
+    uv, sc = read_openpose_json(folder)
+    assert np.array_equal(uv[0], kp[:, :2]) and np.array_equal(sc[0], kp[:, 2]) and np.isnan(uv[1]).all()
+
+
+def test_dlt_matches_pose2sim_weighted_triangulation():
+    """Our batched DLT equals Pose2Sim's own function (a second implementation) on identical noisy input."""
+    import logging
+    import warnings
+
+    logging.disable(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from Pose2Sim.common import weighted_triangulation
+    logging.disable(logging.NOTSET)
+    cams = list(h36m.builtin_cameras("S1").values())
+    rng = np.random.default_rng(4)
+    X = rng.normal(scale=400, size=(20, 5, 3)) + [0, 0, 900]
+    uv = np.stack([project(X, c, distortion=False) for c in cams]) + rng.normal(scale=2.0, size=(4, 20, 5, 2))
+    w = rng.uniform(0.3, 1.0, size=uv.shape[:-1])
+    ours = triangulate_dlt(uv, cams, w, distortion=False, conditioning=False)
+    ref = np.array([[weighted_triangulation([c.P for c in cams], uv[:, f, j, 0], uv[:, f, j, 1], w[:, f, j])[:3]
+                     for j in range(5)] for f in range(20)])
+    assert np.abs(ours - ref).max() < 1e-6  # mm

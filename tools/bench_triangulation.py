@@ -1,0 +1,76 @@
+"""Benchmark: our batched weighted DLT against Pose2Sim's own ``weighted_triangulation`` on identical input.
+
+    python tools/bench_triangulation.py [--frames 2000]
+
+Both solve the same system (pinhole projection matrices K [R | t] in mm, noisy pixels, random weights);
+ours runs on all frames and joints at once (``conditioning=False`` to match Pose2Sim's raw system). Prints
+frames/s of both, the ratio (goal >= 100x) and the largest difference of the 3D results (goal < 1e-6 mm).
+Also times OpenSim IK on the synthetic twin with 1 and 2 worker processes.
+Needs the pose2sim wheel's Python deps for its ``common`` module: rtoml, c3d, anytree (dev extras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from simspine_hub.geometry import project, triangulate_dlt
+from simspine_hub.h36m import builtin_cameras
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=2000)
+    ap.add_argument("--skip-ik", action="store_true")
+    args = ap.parse_args(argv)
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    from Pose2Sim.common import weighted_triangulation  # noqa: E402  (pose2sim installed --no-deps)
+
+    cams = list(builtin_cameras("S9").values())
+    rng = np.random.default_rng(0)
+    X = rng.normal(scale=400, size=(args.frames, 37, 3)) + [0, 0, 900]
+    uv = np.stack([project(X, c, distortion=False) for c in cams]) + rng.normal(scale=2.0, size=(4, args.frames, 37, 2))
+    w = rng.uniform(0.3, 1.0, size=uv.shape[:-1])
+
+    t = time.perf_counter()
+    ours = triangulate_dlt(uv, cams, w, distortion=False, conditioning=False)
+    t_ours = time.perf_counter() - t
+
+    P = [c.P for c in cams]
+    n_ref = min(args.frames, 300)
+    t = time.perf_counter()
+    ref = np.array([[weighted_triangulation(P, uv[:, f, j, 0], uv[:, f, j, 1], w[:, f, j])[:3]
+                     for j in range(37)] for f in range(n_ref)])
+    t_ref = (time.perf_counter() - t) * args.frames / n_ref
+    diff = np.abs(ours[:n_ref] - ref).max()
+    print(f"triangulation, 4 views x 37 joints, {args.frames} frames (Pose2Sim timed on {n_ref}, scaled):")
+    print(f"  simspine-hub batched DLT: {args.frames / t_ours:,.0f} frames/s   Pose2Sim weighted_triangulation: "
+          f"{args.frames / t_ref:,.0f} frames/s   ratio {t_ref / t_ours:.0f}x (goal >= 100x)")
+    print(f"  max |difference| {diff:.2e} mm (goal < 1e-6 mm); mean error vs truth {np.linalg.norm(ours - X, axis=-1).mean():.2f} mm")
+
+    if not args.skip_ik:
+        from simspine_hub.simulation.pipeline import simulate_capture
+        from simspine_hub.twin import TwinConfig, generate_twin, write_detections
+
+        with tempfile.TemporaryDirectory() as tmp:
+            twin = generate_twin(Path(tmp) / "twin", TwinConfig(subjects=("S9",), seconds=2.0, videos=False), progress=False)
+            write_detections(twin)
+            frames = 7 * 100
+            for workers in (1, 2):
+                t = time.perf_counter()
+                simulate_capture(twin / "h36m", twin / "detections", Path(tmp) / f"sim{workers}", ["S9"],
+                                 workers=workers, progress=False, write_hdf5=False)
+                dt = time.perf_counter() - t
+                print(f"  whole pipeline incl. OpenSim IK, {workers} worker(s): {frames / dt:.1f} frames/s ({frames} frames, {dt:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
