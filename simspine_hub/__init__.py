@@ -3,6 +3,10 @@
 __version__ = "0.1.0"
 __all__ = ["load_dataset", "__version__"]
 
+from . import _autoreg
+
+_autoreg.install()  # models reach transformers' Auto classes once transformers is imported (no torch here)
+
 
 def __getattr__(name: str):  # lazy: importing the package stays cheap
     if name == "load_dataset":

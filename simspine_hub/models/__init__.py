@@ -1,0 +1,71 @@
+"""Model families (one file each, like timm), a small registry, and transformers Auto-class registration.
+
+Variants are data (``*_VARIANTS`` dicts in each family file); :func:`create_model` builds one by name and
+:func:`list_models` lists them. After :func:`register_auto` (run automatically when transformers is
+imported after ``import simspine_hub``, see :mod:`simspine_hub._autoreg`), ``transformers.AutoConfig`` and
+``AutoModel`` load our folders (``config.json`` + ``model.safetensors``) without ``trust_remote_code``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["create_model", "list_models", "register_auto", "MODEL_FAMILIES"]
+
+#: name -> (module, config class, model class, variants dict name)
+MODEL_FAMILIES = {
+    "spinepose": ("rtmpose", "SpinePoseConfig", "SpinePoseForPoseEstimation", "SPINEPOSE_VARIANTS"),
+    "hrnet": ("hrnet", "HRNetPoseConfig", "HRNetForPoseEstimation", "HRNET_VARIANTS"),
+    "lifter": ("lifter", "LifterConfig", "SimpleBaseline3D", "LIFTER_VARIANTS"),
+    "vitpose": ("vitpose", None, None, "VITPOSE_VARIANTS"),
+}
+
+
+def _family(name: str):
+    import importlib
+
+    for fam, (mod, cfg, model, variants) in MODEL_FAMILIES.items():
+        m = importlib.import_module(f"{__name__}.{mod}")
+        if name in getattr(m, variants):
+            return fam, m, cfg, model, getattr(m, variants)[name]
+    raise KeyError(f"unknown model {name!r}; available: {list_models()}")
+
+
+def list_models() -> list[str]:
+    """Names of every registered variant."""
+    import importlib
+
+    out = []
+    for mod, _, _, variants in MODEL_FAMILIES.values():
+        out += list(getattr(importlib.import_module(f"{__name__}.{mod}"), variants))
+    return out
+
+
+def create_model(name: str, **overrides):
+    """Build a randomly initialised model by variant name (``spinepose-m``, ``lifter-full37``, ...)."""
+    fam, module, cfg_name, model_name, variant = _family(name)
+    if fam == "vitpose":
+        from transformers import VitPoseForPoseEstimation
+
+        return VitPoseForPoseEstimation(module.vitpose_config(**{**variant, **overrides}))
+    config = getattr(module, cfg_name)(**{**variant, **overrides})
+    return getattr(module, model_name)(config)
+
+
+def register_auto() -> None:
+    """Register our configs and models with ``transformers.AutoConfig`` / ``AutoModel`` (idempotent)."""
+    import importlib
+
+    from transformers import AutoConfig, AutoModel
+
+    for fam, (mod, cfg_name, model_name, _) in MODEL_FAMILIES.items():
+        if cfg_name is None:
+            continue
+        m = importlib.import_module(f"{__name__}.{mod}")
+        cfg, model = getattr(m, cfg_name), getattr(m, model_name)
+        try:
+            AutoConfig.register(cfg.model_type, cfg)
+        except ValueError:  # already registered
+            pass
+        try:
+            AutoModel.register(cfg, model)
+        except ValueError:
+            pass

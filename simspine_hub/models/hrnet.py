@@ -1,0 +1,71 @@
+"""HRNet-w32 top-down heatmap model: timm ``hrnet_w32`` (highest-resolution branch, stride 4) + 1x1 conv.
+
+Input (B, 3, 256, 192) normalised crops; output heatmaps (B, K, 64, 48). Parameter names: ``backbone.*``
+(timm's HRNet, which keeps the original HRNet layout mmpose also uses) and ``head.final_layer``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+__all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
+
+HRNET_VARIANTS = {"hrnet-w32": {"backbone": "hrnet_w32", "in_channels": 32, "num_keypoints": 37}}
+
+
+class HRNetPoseConfig(PretrainedConfig):
+    model_type = "simspine-hrnet"
+
+    def __init__(self, backbone: str = "hrnet_w32", in_channels: int = 32, num_keypoints: int = 37,
+                 input_size: tuple[int, int] = (256, 192), image_mean: tuple[float, ...] = (123.675, 116.28, 103.53),
+                 image_std: tuple[float, ...] = (58.395, 57.12, 57.375), box_padding: float = 1.25, **kwargs):
+        self.backbone = backbone
+        self.in_channels = in_channels
+        self.num_keypoints = num_keypoints
+        self.input_size = list(input_size)
+        self.image_mean = list(image_mean)
+        self.image_std = list(image_std)
+        self.box_padding = box_padding
+        super().__init__(**kwargs)
+
+
+@dataclass
+class HeatmapOutput(ModelOutput):
+    """heatmaps (B, K, H/4, W/4)."""
+
+    heatmaps: torch.Tensor | None = None
+
+
+class _Head(nn.Module):
+    def __init__(self, cin: int, k: int):
+        super().__init__()
+        self.final_layer = nn.Conv2d(cin, k, 1)
+
+    def forward(self, x):
+        return self.final_layer(x)
+
+
+class HRNetForPoseEstimation(PreTrainedModel):
+    config_class = HRNetPoseConfig
+    base_model_prefix = "hrnet"
+    main_input_name = "pixel_values"
+
+    def __init__(self, config: HRNetPoseConfig):
+        super().__init__(config)
+        import timm
+
+        self.backbone = timm.create_model(config.backbone, pretrained=False, features_only=True,
+                                          feature_location="", out_indices=(1,))
+        self.head = _Head(config.in_channels, config.num_keypoints)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        return
+
+    def forward(self, pixel_values: torch.Tensor, **kwargs) -> HeatmapOutput:
+        return HeatmapOutput(heatmaps=self.head(self.backbone(pixel_values)[0]))
