@@ -50,22 +50,24 @@ def create_model(name: str, **overrides):
     return getattr(module, model_name)(config)
 
 
-def register_auto() -> None:
-    """Register our configs and models with ``transformers.AutoConfig`` / ``AutoModel`` (idempotent)."""
-    import importlib
-
+def register_pair(config_class, model_class) -> None:
+    """Register one config/model pair with ``AutoConfig`` / ``AutoModel`` (idempotent)."""
     from transformers import AutoConfig, AutoModel
 
-    for fam, (mod, cfg_name, model_name, _) in MODEL_FAMILIES.items():
-        if cfg_name is None:
-            continue
-        m = importlib.import_module(f"{__name__}.{mod}")
-        cfg, model = getattr(m, cfg_name), getattr(m, model_name)
-        try:
-            AutoConfig.register(cfg.model_type, cfg)
-        except ValueError:  # already registered
-            pass
-        try:
-            AutoModel.register(cfg, model)
-        except ValueError:
-            pass
+    try:
+        AutoConfig.register(config_class.model_type, config_class)
+    except ValueError:  # already registered
+        pass
+    try:
+        AutoModel.register(config_class, model_class)
+    except ValueError:
+        pass
+
+
+def register_auto() -> None:
+    """Register every family (each family module also registers itself when it is imported)."""
+    import importlib
+
+    for mod, cfg_name, _, _ in MODEL_FAMILIES.values():
+        if cfg_name is not None:
+            importlib.import_module(f"{__name__}.{mod}")

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig
+
+from ._base import SimspinePreTrainedModel
 from transformers.utils import ModelOutput
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
@@ -50,7 +52,7 @@ class _Head(nn.Module):
         return self.final_layer(x)
 
 
-class HRNetForPoseEstimation(PreTrainedModel):
+class HRNetForPoseEstimation(SimspinePreTrainedModel):
     config_class = HRNetPoseConfig
     base_model_prefix = "hrnet"
     main_input_name = "pixel_values"
@@ -64,8 +66,10 @@ class HRNetForPoseEstimation(PreTrainedModel):
         self.head = _Head(config.in_channels, config.num_keypoints)
         self.post_init()
 
-    def _init_weights(self, module: nn.Module) -> None:
-        return
-
     def forward(self, pixel_values: torch.Tensor, **kwargs) -> HeatmapOutput:
         return HeatmapOutput(heatmaps=self.head(self.backbone(pixel_values)[0]))
+
+
+from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+
+register_pair(HRNetPoseConfig, HRNetForPoseEstimation)

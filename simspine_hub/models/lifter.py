@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig
+
+from ._base import SimspinePreTrainedModel
 from transformers.utils import ModelOutput
 
 from .. import skeleton
@@ -71,7 +73,7 @@ class LifterOutput(ModelOutput):
     keypoints_3d: torch.Tensor | None = None
 
 
-class SimpleBaseline3D(PreTrainedModel):
+class SimpleBaseline3D(SimspinePreTrainedModel):
     config_class = LifterConfig
     base_model_prefix = "lifter"
     main_input_name = "keypoints_2d"
@@ -89,9 +91,6 @@ class SimpleBaseline3D(PreTrainedModel):
         self.register_buffer("std_3d", torch.ones(k - 1, 3))
         self.post_init()
 
-    def _init_weights(self, module: nn.Module) -> None:
-        return
-
     def set_statistics(self, kp2d: torch.Tensor, kp3d_rel: torch.Tensor) -> None:
         """Store standardisation statistics from training data: (N, K, 2) normalised 2D, (N, K, 3) mm."""
         keep = [i for i in range(self.config.num_inputs) if i != self.root_index]
@@ -106,3 +105,8 @@ class SimpleBaseline3D(PreTrainedModel):
         y = self.out(self.blocks(self.inp(x))).view(len(x), -1, 3) * self.std_3d + self.mean_3d
         root = torch.zeros_like(y[:, :1])
         return LifterOutput(keypoints_3d=torch.cat([y[:, :self.root_index], root, y[:, self.root_index:]], dim=1))
+
+
+from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+
+register_pair(LifterConfig, SimpleBaseline3D)

@@ -19,7 +19,9 @@ import math
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig
+
+from ._base import SimspinePreTrainedModel
 from transformers.utils import ModelOutput
 
 from dataclasses import dataclass
@@ -135,7 +137,7 @@ class SpinePoseOutput(ModelOutput):
     scores: torch.Tensor | None = None
 
 
-class SpinePoseForPoseEstimation(PreTrainedModel):
+class SpinePoseForPoseEstimation(SimspinePreTrainedModel):
     """SpinePose / RTMPose top-down pose model (``from_pretrained`` loads ``model.safetensors``)."""
 
     config_class = SpinePoseConfig
@@ -150,9 +152,6 @@ class SpinePoseForPoseEstimation(PreTrainedModel):
         self.head = RTMCCHead(config)
         self.post_init()
 
-    def _init_weights(self, module: nn.Module) -> None:  # keep timm's / torch's own initialisation
-        return
-
     def forward(self, pixel_values: torch.Tensor, **kwargs) -> SpinePoseOutput:
         """pixel_values: (B, 3, H, W) normalised crops (see :class:`~simspine_hub.models.processing.PoseImageProcessor`)."""
         feats = self.backbone.forward_features(pixel_values)
@@ -162,3 +161,8 @@ class SpinePoseForPoseEstimation(PreTrainedModel):
         vy, iy = sy.max(dim=-1)
         keypoints = torch.stack([ix, iy], dim=-1).to(sx.dtype) / r
         return SpinePoseOutput(simcc_x=sx, simcc_y=sy, keypoints=keypoints, scores=torch.minimum(vx, vy))
+
+
+from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+
+register_pair(SpinePoseConfig, SpinePoseForPoseEstimation)

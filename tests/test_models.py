@@ -1,0 +1,156 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import simspine_hub  # noqa: F401  (registers the Auto classes once transformers is imported)
+from simspine_hub import skeleton
+from simspine_hub.models import create_model, list_models
+from simspine_hub.models.processing import PoseImageProcessor, _affine, decode_heatmaps, decode_simcc
+
+torch.manual_seed(0)
+
+
+def _input(name):
+    return {"keypoints_2d": torch.randn(3, 15 if name.endswith("spine15") else 37, 2)} if name.startswith("lifter") \
+        else {"pixel_values": torch.randn(2, 3, 256, 192)}
+
+
+def _first_output(out):
+    for key in ("simcc_x", "heatmaps", "keypoints_3d"):
+        if getattr(out, key, None) is not None:
+            return getattr(out, key)
+    raise AssertionError(out)
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in ("spinepose-l", "vitpose-b")])
+def test_save_and_reload_through_auto_classes(name, tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    model = create_model(name).eval()
+    model.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    cfg = AutoConfig.from_pretrained(tmp_path)
+    assert type(cfg) is type(model.config)
+    again = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(again) is type(model)
+    x = _input(name)
+    with torch.no_grad():
+        assert torch.equal(_first_output(model(**x)), _first_output(again(**x)))
+
+
+def test_vitpose_is_transformers_own_class(tmp_path):
+    from transformers import VitPoseForPoseEstimation
+
+    model = create_model("vitpose-b").eval()
+    assert type(model) is VitPoseForPoseEstimation and model.config.num_labels == 37
+    model.save_pretrained(tmp_path)
+    again = VitPoseForPoseEstimation.from_pretrained(tmp_path).eval()
+    x = torch.randn(1, 3, 256, 192)
+    with torch.no_grad():
+        out = model(x).heatmaps
+        assert out.shape == (1, 37, 64, 48) and torch.equal(out, again(x).heatmaps)
+
+
+@pytest.mark.parametrize("name,published_m", [("spinepose-s", 5.47), ("spinepose-m", 13.59), ("spinepose-l", 27.66)])
+def test_parameter_counts_match_published_rtmpose_sizes(name, published_m):
+    """With COCO's 17 keypoints our configs have RTMPose-s/m/l's published sizes (mmpose model zoo, M params)."""
+    model = create_model(name, num_keypoints=17)
+    assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(published_m, abs=0.006)
+
+
+def test_auto_registration_happens_on_plain_import(tmp_path):
+    create_model("lifter-spine15").save_pretrained(tmp_path)
+    code = ("import simspine_hub, transformers; m = transformers.AutoModel.from_pretrained(%r); "
+            "print(type(m).__name__)" % str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "SimpleBaseline3D"
+
+
+def test_truncated_safetensors_and_mismatched_config(tmp_path):
+    from transformers import AutoModel
+
+    create_model("lifter-spine15").save_pretrained(tmp_path)
+    st = tmp_path / "model.safetensors"
+    data = st.read_bytes()
+    st.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="model.safetensors") as e:
+        AutoModel.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(e.value)
+    st.write_bytes(data)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["hidden"] = 512
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="does not fit config.json") as e:
+        AutoModel.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_simcc_round_trip_within_half_a_crop_pixel():
+    proc = PoseImageProcessor()
+    rng = np.random.default_rng(0)
+    boxes = np.array([[300.0, 200.0, 250.0, 500.0], [100.0, 100.0, 150.0, 120.0]])
+    _, info, _ = proc.crop([np.zeros((1000, 1000, 3), np.uint8)], [boxes])
+    kp = boxes[:, None, :2] + rng.uniform(0, 1, size=(2, 37, 2)) * boxes[:, None, 2:]
+    crop = np.stack([kp[i] @ _affine(info.center[i], info.scale[i], (192, 256))[:, :2].T
+                     + _affine(info.center[i], info.scale[i], (192, 256))[:, 2] for i in range(2)])
+    sx, sy = np.zeros((2, 37, 384)), np.zeros((2, 37, 512))
+    np.put_along_axis(sx, np.round(crop[..., 0] * 2).astype(int)[..., None], 1.0, -1)
+    np.put_along_axis(sy, np.round(crop[..., 1] * 2).astype(int)[..., None], 1.0, -1)
+    dec, _ = decode_simcc(sx, sy, 2.0)
+    assert np.abs(dec - crop).max() <= 0.25 + 1e-9                    # crop pixels
+    px_per_crop = info.scale[:, 0] / 192
+    err = np.abs(proc.to_image(dec, info) - kp)
+    assert (err <= 0.25 * px_per_crop[:, None, None] + 1e-9).all()   # image pixels
+    small = err[1]                                                    # a box of about crop size
+    assert small.max() < 0.5
+
+
+def test_heatmap_decoding_and_flip_consistency():
+    h, w = 64, 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    pts = np.array([[10.3, 20.1], [30.7, 40.6]])                    # heatmap cells
+    hm = np.stack([np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0) for x, y in pts])[None]
+    kp, _ = decode_heatmaps(hm, (256, 192))
+    truth = (pts + 0.5) * 4 - 0.5
+    assert np.abs(kp[0] - truth).max() < 1.0                         # crop pixels (quarter-cell refinement)
+    kpf, _ = decode_heatmaps(np.ascontiguousarray(hm[..., ::-1][..., ::-1]), (256, 192))
+    assert np.array_equal(kpf, kp)
+
+
+def test_flip_test_is_self_consistent_on_a_symmetric_model():
+    """A model whose SimCC output is the one-hot of fixed crop keypoints, mirrored when the crop is mirrored:
+    plain and flipped decodes must agree exactly."""
+    flip = list(skeleton.FLIP_INDEX)
+    rng = np.random.default_rng(1)
+    crop_kp = rng.uniform(10, 180, size=(37, 2)).round() + [0.0, 0.0]
+
+    class Fake(torch.nn.Module):
+        config = type("C", (), {"split_ratio": 2.0})()
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, pixel_values):
+            mirrored = bool(pixel_values[0, 0, 0, -1] > 0.5)
+            kp = crop_kp.copy()
+            if mirrored:
+                kp = kp[flip]
+                kp[:, 0] = 192 - 1 - kp[:, 0]
+            sx, sy = torch.zeros(len(pixel_values), 37, 384), torch.zeros(len(pixel_values), 37, 512)
+            sx[:, range(37), torch.tensor((kp[:, 0] * 2).round().astype(int))] = 1
+            sy[:, range(37), torch.tensor((kp[:, 1] * 2).round().astype(int))] = 1
+            return type("O", (), {"simcc_x": sx, "simcc_y": sy})()
+
+    proc = PoseImageProcessor()
+    x = torch.zeros(1, 3, 256, 192)
+    x[0, 0, 0, 0] = 1.0                       # marker: becomes the last column when flipped
+    plain, _ = proc._forward(Fake(), x)
+    flipped, _ = proc._forward(Fake(), x.flip(-1), flipped=True)
+    assert np.allclose(plain, flipped) and np.allclose(plain[0], crop_kp)
