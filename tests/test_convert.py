@@ -78,4 +78,5 @@ def test_convert_tool_writes_a_loadable_folder(tmp_path):
     again = AutoModel.from_pretrained(tmp_path / "out").eval()
     x = torch.randn(1, 3, 256, 192)
     with torch.no_grad():
-        assert torch.allclose(again(x).simcc_x, model(x).simcc_x, atol=1e-5)
+        diff = (again(x).simcc_x - model(x).simcc_x).abs().max()
+    assert diff < 1e-4, diff
