@@ -121,6 +121,27 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_infer(args: argparse.Namespace) -> int:
+    import json
+
+    from transformers import AutoModel
+
+    from .infer import run_inference
+
+    model = AutoModel.from_pretrained(args.model).eval()
+    lifter = AutoModel.from_pretrained(args.lifter).eval() if args.lifter else None
+    boxes = None
+    if args.boxes is not None:
+        try:
+            boxes = json.loads(args.boxes.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{args.boxes}: boxes must be JSON {{image name or frame index: [[x, y, w, h], ...]}} ({exc})") from exc
+    res = run_inference(model, args.input, args.out, boxes=boxes, flip_test=args.flip_test,
+                        smooth=not args.no_smooth, lifter=lifter, progress=not args.quiet)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .twin import MOTIONS
 
@@ -165,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--cutoff-hz", type=float, default=6.0)
     sm.add_argument("--no-h36m-limbs", action="store_true", help="use triangulated limbs instead of Human3.6M's")
     sm.set_defaults(func=_cmd_simulate)
+
+    inf = sub.add_parser("infer", help="2D spine keypoints on an image, a folder or a video (JSON + overlay)")
+    inf.add_argument("input", type=Path)
+    inf.add_argument("--model", required=True, help="a from_pretrained folder or hub id (config.json + model.safetensors)")
+    inf.add_argument("--out", type=Path, default=Path("outputs/infer"))
+    inf.add_argument("--boxes", type=Path, help="JSON {image name or frame index: [[x, y, w, h], ...]}; default: whole frame")
+    inf.add_argument("--flip-test", action="store_true")
+    inf.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing on videos")
+    inf.add_argument("--lifter", help="a lifter folder: also lift the last frame to 3D and plot it")
+    inf.set_defaults(func=_cmd_infer)
 
     lb = sub.add_parser("leaderboard", help="merge results JSON files into one markdown leaderboard")
     lb.add_argument("results", nargs="+", type=Path)
