@@ -1,0 +1,64 @@
+"""Publish a model folder to the hub: save_pretrained output + its model card, uploaded with huggingface_hub.
+
+    python tools/push_to_hub.py --model-dir outputs/spinepose-m --card spinepose-m --repo-id you/spinepose-m [--dry-run]
+
+``--dry-run`` validates the folder (loads it with the Auto classes, parses the card) and prints what would be
+uploaded, without any network access.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import ModelCard
+
+CARDS = Path(__file__).resolve().parent.parent / "model_cards"
+
+
+def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
+    """Stage the upload in a temporary folder: the model files plus README.md (the card); validate both."""
+    import transformers
+
+    import simspine_hub  # noqa: F401  (registers our model types)
+
+    card_path = CARDS / f"{card}.md"
+    if not card_path.is_file():
+        raise FileNotFoundError(f"{card_path}: no such model card; choose one of {sorted(p.stem for p in CARDS.glob('*.md'))}")
+    ModelCard.load(card_path)                                       # parses and validates the YAML
+    if not (model_dir / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{model_dir}: no model.safetensors; write it with save_pretrained")
+    transformers.AutoConfig.from_pretrained(model_dir)             # config.json resolves to our classes
+    stage = Path(tempfile.mkdtemp(prefix="push_"))
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(model_dir / f, stage / f)
+    shutil.copy(card_path, stage / "README.md")
+    return stage, sorted((p.name, p.stat().st_size) for p in stage.iterdir())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", type=Path, required=True)
+    p.add_argument("--card", required=True)
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    args = p.parse_args(argv)
+    stage, files = plan(args.model_dir, args.card)
+    print(f"{'would upload' if args.dry_run else 'uploading'} to {args.repo_id}:")
+    for name, size in files:
+        print(f"  {name}  {size:,} bytes")
+    if not args.dry_run:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+        api.create_repo(args.repo_id, private=args.private, exist_ok=True)
+        api.upload_folder(repo_id=args.repo_id, folder_path=str(stage), commit_message=f"Upload {args.card}")
+    shutil.rmtree(stage, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
