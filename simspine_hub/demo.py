@@ -126,6 +126,18 @@ def twin_leaderboard(twin_root: Path, out: Path) -> str:
         res = evaluate("multiview", out / f"multiview_{tag}.npz", gt3d, label=name, data_label="twin")
         save_results(out / f"multiview_{tag}.results.json", res)
         results.append(res)
+    from .baselines import lifting_baseline
+
+    train = (load_ground_truth("2d", "train", **kw), load_ground_truth("lifting", "train", **kw))
+    test = (gt2d, load_ground_truth("lifting", "test", **kw))
+    for variant in ("lifter-full37", "lifter-spine15"):
+        pred, _ = lifting_baseline(train, test, kw["h36m_root"], variant=variant, steps=150,
+                                   save_to=str(out / "models" / variant))
+        save_predictions(out / f"lifting_{variant}.npz", **pred)
+        name = f"SimpleBaseline3D {variant.split('-')[1]} (GT 2D, 150 steps on S1)"
+        res = evaluate("lifting", out / f"lifting_{variant}.npz", test[1], label=name, data_label="twin")
+        save_results(out / f"lifting_{variant}.results.json", res)
+        results.append(res)
     md = leaderboard_markdown(results)
     write_text(out / "leaderboard.md", md)
     return md

@@ -101,3 +101,17 @@ def test_cli_evaluate_and_leaderboard(gts, twin_root, tmp_path):
     order = [float(r.split("|")[4]) for r in mv.splitlines() if r.startswith("| ") and r[2].isdigit()]
     assert order == sorted(order) and "reference only" in mv and "twin (" in mv
     assert rows
+
+
+def test_lifting_baseline_beats_the_mean_pose(gts):
+    from simspine_hub.baselines import lifting_baseline
+
+    kw, g = gts
+    train = (lb.load_ground_truth("2d", "train", **kw), lb.load_ground_truth("lifting", "train", **kw))
+    test = (g["2d"], g["lifting"])
+    pred, model = lifting_baseline(train, test, kw["h36m_root"], variant="lifter-spine15", steps=150)
+    res = lb.evaluate("lifting", pred, test[1])
+    mean_pose = np.broadcast_to(train[1].target.mean(0), test[1].target.shape)   # the no-learning reference
+    ref = lb.evaluate("lifting", _columns(test[1], np.ascontiguousarray(mean_pose)), test[1])
+    assert res["MPJPE"] < 0.8 * ref["MPJPE"] and res["P-MPJPE"] < ref["P-MPJPE"]
+    assert pred["keypoints"].shape[1:] == (15, 3) and np.allclose(pred["keypoints"][:, 0], 0)
