@@ -36,3 +36,27 @@ class SimspinePreTrainedModel(PreTrainedModel):
                              f"({bad}); the two files come from different models: re-save them together, or "
                              "convert the checkpoint with tools/convert_checkpoint.py")
         return (model, info) if want_info else model
+
+
+def fuse_conv_bn(model):
+    """Fold every eval-mode BatchNorm that directly follows a conv (timm's ConvNormAct: ``conv`` + ``bn``)
+    into the conv's weight and bias, keeping the activation; returns the model (modified in place).
+
+    For inference only (the fused model cannot be trained or saved back into our layout)."""
+    import torch
+    from torch import nn
+
+    for mod in list(model.modules()):
+        conv, bn = getattr(mod, "conv", None), getattr(mod, "bn", None)
+        if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d) or bn.training:
+            continue
+        with torch.no_grad():
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+            fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+            base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            fused.bias.copy_((base - bn.running_mean) * scale + bn.bias)
+        mod.conv = fused
+        mod.bn = nn.Sequential(getattr(bn, "drop", nn.Identity()), getattr(bn, "act", nn.Identity()))
+    return model
