@@ -40,7 +40,7 @@ def triangulation_baseline(gt2d: GroundTruth, h36m_root: str, noise_px: float = 
             uv[v, [pos[f] for f in inverse[rows]]] = gt2d.target[rows]
         uv = uv + rng.normal(scale=noise_px, size=uv.shape) if noise_px > 0 else uv
         pts = triangulate_dlt(uv, [cams[c] for c in h36m.CAMERA_IDS])
-        for f, p in zip(sel_frames, pts):
+        for f in sel_frames:
             s, q, fr = uniq[f].split("|")
             out["subject"].append(s)
             out["sequence"].append(q)

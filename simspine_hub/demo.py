@@ -111,9 +111,9 @@ def run_simulation(twin_root: Path, out: Path, subjects: tuple[str, ...] = ("S9"
 
 def twin_leaderboard(twin_root: Path, out: Path) -> str:
     """Triangulation baselines on the twin's test split, scored by the leaderboard evaluation."""
+    from ._io import write_text
     from .baselines import triangulation_baseline
     from .leaderboard import evaluate, leaderboard_markdown, load_ground_truth, save_predictions, save_results
-    from ._io import write_text
 
     kw = {"h36m_root": str(twin_root / "h36m"), "annotations": str(twin_root / "simspine"),
           "cache_dir": str(out / "hf_cache")}

@@ -84,12 +84,12 @@ class Camera:
         return Rotation.from_matrix(self.R).as_rotvec()
 
     @classmethod
-    def from_rvec(cls, name: str, K, dist, rvec, t, size, distortion_model: str = "opencv") -> "Camera":
+    def from_rvec(cls, name: str, K, dist, rvec, t, size, distortion_model: str = "opencv") -> Camera:
         """Build from a Rodrigues vector (radians) instead of a matrix."""
         R = Rotation.from_rotvec(np.asarray(rvec, dtype=np.float64).reshape(3)).as_matrix()
         return cls(name, K, dist, R, t, size, distortion_model)
 
-    def scaled(self, factor: float) -> "Camera":
+    def scaled(self, factor: float) -> Camera:
         """Same camera with ``t`` multiplied by ``factor`` (e.g. 1e-3 for mm -> m)."""
         return Camera(self.name, self.K, self.dist, self.R, self.t * factor, self.size,
                       self.distortion_model)

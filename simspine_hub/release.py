@@ -159,7 +159,7 @@ def read_mot(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray
         raise ReleaseFormatError(f"{path}: MOT/STO file not found")
     in_degrees, n_rows = True, None
     with open(path) as f:
-        for n_head, line in enumerate(f, 1):
+        for n_head, line in enumerate(f, 1):  # noqa: B007  (n_head is used after the loop)
             if line.strip().lower().startswith("nrows="):
                 n_rows = int(line.strip().split("=")[1])
             if line.strip().lower().startswith("indegrees="):
@@ -445,7 +445,7 @@ class ParquetRelease:
         return ReleaseSequence(subject, stem, skeleton.SPINE15, kp, kin, ts)
 
 
-def open_release(path: str | os.PathLike) -> "Release | ParquetRelease":
+def open_release(path: str | os.PathLike) -> Release | ParquetRelease:
     """Open a release in any local form: raw folder, ``.h5`` file, or a folder of parquet files."""
     path = Path(path)
     if not path.exists():

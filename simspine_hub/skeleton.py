@@ -36,7 +36,7 @@ NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 _ID = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
 
 
-def index_of(names: "str | list[str] | tuple[str, ...]") -> "int | list[int]":
+def index_of(names: str | list[str] | tuple[str, ...]) -> int | list[int]:
     """SpineTrack id(s) of keypoint name(s); raises ``KeyError`` naming the unknown keypoint."""
     if isinstance(names, str):
         if names not in _ID:

@@ -64,8 +64,8 @@ def test_parameter_counts_match_published_rtmpose_sizes(name, published_m):
 
 def test_auto_registration_happens_on_plain_import(tmp_path):
     create_model("lifter-spine15").save_pretrained(tmp_path)
-    code = ("import simspine_hub, transformers; m = transformers.AutoModel.from_pretrained(%r); "
-            "print(type(m).__name__)" % str(tmp_path))
+    code = (f"import simspine_hub, transformers; m = transformers.AutoModel.from_pretrained({str(tmp_path)!r}); "
+            "print(type(m).__name__)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, res.stderr

@@ -8,7 +8,7 @@ from simspine_hub.geometry import project, triangulate_dlt
 from simspine_hub.simulation import kinematics as kin
 from simspine_hub.simulation.filtering import butterworth_filter, fill_gaps
 from simspine_hub.simulation.inputs import read_detections, read_openpose_json
-from simspine_hub.simulation.pipeline import SimulationConfig, simulate_capture
+from simspine_hub.simulation.pipeline import simulate_capture
 from simspine_hub.simulation.qc import quality_control
 from simspine_hub.simulation.triangulation import triangulate_robust
 from simspine_hub.twin import write_detections
@@ -115,10 +115,10 @@ def test_qc_rejects_implausible_curvature_and_refills(ground_truth):
 
 
 def test_whole_chain_writes_a_release_the_builder_reads(twin_root, ground_truth, tmp_path):
+    import shutil
+
     from simspine_hub.builder import load_dataset
     from simspine_hub.simulation.report import validate_against_twin
-
-    import shutil
     twin = tmp_path / "twin"
     shutil.copytree(twin_root, twin)
     write_detections(twin, split_subjects=("S9",))

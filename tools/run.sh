@@ -20,6 +20,6 @@ fi
 job=${1:-demo}; shift || true
 case "$job" in
   demo) exec .venv/bin/simspine demo "$@" ;;
-  test) exec .venv/bin/python -m pytest "$@" ;;
+  test) .venv/bin/ruff check simspine_hub tools tests loading_scripts && exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: bash tools/run.sh {demo|test} [args...]" >&2; exit 2 ;;
 esac

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PretrainedConfig
+from transformers.utils import ModelOutput
 
 from ._base import SimspinePreTrainedModel
-from transformers.utils import ModelOutput
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
 

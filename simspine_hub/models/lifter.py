@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PretrainedConfig
-
-from ._base import SimspinePreTrainedModel
 from transformers.utils import ModelOutput
 
 from .. import skeleton
+from ._base import SimspinePreTrainedModel
 
 __all__ = ["LifterConfig", "SimpleBaseline3D", "LifterOutput", "LIFTER_VARIANTS", "normalize_screen"]
 

@@ -90,7 +90,7 @@ class PoseImageProcessor:
         self.box_padding = box_padding
 
     @classmethod
-    def from_config(cls, config) -> "PoseImageProcessor":
+    def from_config(cls, config) -> PoseImageProcessor:
         """From a model config (SpinePose/HRNet have the fields; ViTPose uses the same defaults)."""
         return cls(getattr(config, "input_size", (256, 192)), getattr(config, "image_mean", (123.675, 116.28, 103.53)),
                    getattr(config, "image_std", (58.395, 57.12, 57.375)), getattr(config, "box_padding", 1.25))

@@ -16,15 +16,14 @@ Input: (B, 3, 256, 192) normalised RGB crops. Output: SimCC logits x (B, K, 384)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import PretrainedConfig
-
-from ._base import SimspinePreTrainedModel
 from transformers.utils import ModelOutput
 
-from dataclasses import dataclass
+from ._base import SimspinePreTrainedModel
 
 __all__ = ["SpinePoseConfig", "SpinePoseForPoseEstimation", "SpinePoseOutput", "SPINEPOSE_VARIANTS"]
 

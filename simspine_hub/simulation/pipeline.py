@@ -27,7 +27,14 @@ from .._io import write_text
 from ..geometry import Camera, zup_to_yup
 from .filtering import butterworth_filter, reject_spikes
 from .inputs import read_detections
-from .kinematics import estimate_scale, forward_markers, inverse_kinematics, merge_markers, scale_model, smooth_coordinates
+from .kinematics import (
+    estimate_scale,
+    forward_markers,
+    inverse_kinematics,
+    merge_markers,
+    scale_model,
+    smooth_coordinates,
+)
 from .model import SpineModel
 from .qc import quality_control
 from .triangulation import triangulate_robust
