@@ -37,7 +37,7 @@ __all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_t
            "sequence_stem", "VIDEO_EXTRA_FRAMES"]
 
 VIDEO_EXTRA_FRAMES = 2
-TWIN_VERSION = 2
+TWIN_VERSION = 3
 
 #: Per-subject body: uniform scale of the generic model and total mass (kg).
 SUBJECT_BODIES = {"S1": (0.96, 62.0), "S5": (0.98, 58.0), "S6": (1.03, 85.0), "S7": (0.99, 70.0),

@@ -200,6 +200,7 @@ class SpineModel:
         state = self.model.initSystem()
         self.model.scale(state, scale_set, True, -1.0 if mass is None else float(mass))
         self.state = self.model.initSystem()
+        self._fk = None                                  # geometry changed: rebuild the vectorised FK
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the (scaled) model with its markers as .osim."""
@@ -211,8 +212,24 @@ class SpineModel:
     def marker_positions(self, q: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
         """Forward kinematics: (T, 62) coordinates (rad / m) -> (T, M, 3) marker positions, metres, ground.
 
-        Coupled coordinates in ``q`` are overwritten from their independent coordinates first.
+        Coupled coordinates in ``q`` are overwritten from their independent coordinates first. Vectorised
+        over frames (:class:`~simspine_hub.simulation.fastfk.VectorizedFK`, read from this OpenSim model and
+        equal to OpenSim's own forward kinematics to 1e-9 m; :meth:`marker_positions_opensim` is the
+        frame-by-frame OpenSim reference).
         """
+        from .fastfk import VectorizedFK
+
+        q = self.apply_couplers(np.atleast_2d(q))
+        names = self.marker_names if names is None else tuple(names)
+        missing = [n for n in names if n not in self.marker_names]
+        if missing:
+            raise KeyError(f"marker {missing[0]!r} is not on the model {self.path}")
+        if getattr(self, "_fk", None) is None:
+            self._fk = VectorizedFK(self.model, self.coordinate_names)
+        return self._fk.marker_positions(q, names)
+
+    def marker_positions_opensim(self, q: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
+        """Reference forward kinematics through OpenSim, one frame at a time (same contract as above)."""
         q = self.apply_couplers(np.atleast_2d(q))
         names = self.marker_names if names is None else tuple(names)
         lookup = {n: m for n, m in zip(self.marker_names, self._markers)}
