@@ -102,8 +102,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         detections = args.twin / "detections"
         if not detections.is_dir():
             write_detections(args.twin)
+    if args.detector is not None:
+        from transformers import AutoModel
+
+        from .simulation.pipeline import detect_capture
+
+        detections = detect_capture(AutoModel.from_pretrained(args.detector).eval(), h36m_root,
+                                    args.out / "detections", args.subjects, progress=not args.quiet)
     if h36m_root is None or detections is None:
-        raise ValueError("pass --h36m-root and --detections, or --twin DIR")
+        raise ValueError("pass --h36m-root and --detections (or --detector), or --twin DIR")
     cfg = SimulationConfig(smooth_lambda=args.smooth_lambda, cutoff_hz=args.cutoff_hz,
                            use_h36m_limbs=not args.no_h36m_limbs)
     res = simulate_capture(h36m_root, detections, args.out, args.subjects, cfg, workers=args.workers,
@@ -177,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("simulate", help="the simulation pipeline: 2D -> triangulation -> OpenSim IK -> 37 markers")
     sm.add_argument("--h36m-root", type=Path, help="Human3.6M-layout root (cameras, D3 limbs)")
-    sm.add_argument("--detections", type=Path, help="2D detections (npz or OpenPose-style JSON folders)")
+    sm.add_argument("--detections", type=Path, help="2D detections (npz or OpenPose-style JSON folders, or a "
+                    "Human3.6M root for its D2 limb points)")
+    sm.add_argument("--detector", help="a 2D model folder/hub id: detect on the Human3.6M videos first")
     sm.add_argument("--twin", type=Path, help="run on a synthetic twin (its detections are simulated if absent)")
     sm.add_argument("--out", type=Path, required=True)
     sm.add_argument("--subjects", nargs="+")

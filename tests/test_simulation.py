@@ -171,3 +171,25 @@ def test_dlt_matches_pose2sim_weighted_triangulation():
     ref = np.array([[weighted_triangulation([c.P for c in cams], uv[:, f, j, 0], uv[:, f, j, 1], w[:, f, j])[:3]
                      for j in range(5)] for f in range(20)])
     assert np.abs(ours - ref).max() < 1e-6  # mm
+
+
+def test_h36m_d2_as_detections(twin_root, ground_truth):
+    uv, sc = read_detections(twin_root / "h36m", "S9", "Walking 1")
+    assert uv.shape[0] == 4 and uv.shape[2:] == (37, 2)
+    limb = list(skeleton.LIMB_KEYPOINTS)
+    assert (sc[:, :, limb] == 1).all() and (sc[:, :, 19] == 0).all() and np.isnan(uv[:, :, 19]).all()
+    cams = list(h36m.builtin_cameras("S9").values())
+    tri = triangulate_robust(uv, cams, sc)
+    err = np.linalg.norm(tri.points[:, limb] - ground_truth["S9/Walking 1"]["keypoints37"][:, limb], axis=-1)
+    assert err.max() < 0.1  # mm: D2 limbs are exact projections of the twin's joints (float32 pixels)
+
+
+def test_detector_stage_writes_detections(twin_root, tmp_path):
+    from simspine_hub.models import create_model
+    from simspine_hub.simulation.pipeline import detect_capture
+
+    model = create_model("spinepose-s").eval()
+    out = detect_capture(model, twin_root / "h36m", tmp_path / "det", subjects=["S9"], progress=False)
+    uv, sc = read_detections(out, "S9", "Photo 1")
+    frames = len(h36m.Human36M(twin_root / "h36m").read_3d("S9", "Photo 1"))
+    assert uv.shape == (4, frames + 2, 37, 2) and np.isfinite(uv).all() and sc.shape == (4, frames + 2, 37)

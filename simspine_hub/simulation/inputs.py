@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import h36m, skeleton
 
-__all__ = ["read_detections", "write_detections_npz", "read_openpose_json"]
+__all__ = ["read_detections", "write_detections_npz", "read_openpose_json", "read_h36m_d2", "detect_sequence"]
 
 
 def write_detections_npz(path: str | os.PathLike, keypoints: np.ndarray, scores: np.ndarray) -> None:
@@ -49,14 +49,65 @@ def read_openpose_json(folder: str | os.PathLike, num_keypoints: int = skeleton.
     return kp, sc
 
 
+def read_h36m_d2(data: h36m.Human36M, subject: str, stem: str,
+                 cameras: tuple[str, ...] = h36m.CAMERA_IDS) -> tuple[np.ndarray, np.ndarray]:
+    """Human3.6M ``D2_Positions`` as 37-point detections: the 12 limb points (score 1), others NaN (score 0).
+
+    Returns uv (V, T, 37, 2) px and scores (V, T, 37).
+    """
+    views = [data.read_2d(subject, stem, c) for c in cameras]
+    n = min(len(v) for v in views)
+    uv = np.full((len(views), n, skeleton.NUM_KEYPOINTS, 2), np.nan)
+    sc = np.zeros(uv.shape[:-1])
+    limb = list(skeleton.H36M_TO_LIMB)
+    for v, d2 in enumerate(views):
+        uv[v][:, limb] = d2[:n, [skeleton.H36M_TO_LIMB[k] for k in limb]]
+        sc[v][:, limb] = 1.0
+    return uv, sc
+
+
+def detect_sequence(model, data: h36m.Human36M, subject: str, stem: str, cameras: tuple[str, ...] = h36m.CAMERA_IDS,
+                    flip_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Run a 2D pose model on a sequence's videos -> uv (V, T, 37, 2) px, scores (V, T, 37).
+
+    The person box of each frame is the box of the Human3.6M D2 limb points (the whole frame if missing).
+    """
+    from ..models.processing import PoseImageProcessor
+
+    proc = PoseImageProcessor.from_config(model.config)
+    uvs, scs = [], []
+    for cam in cameras:
+        try:
+            d2 = data.read_2d(subject, stem, cam)
+        except h36m.H36MFormatError:
+            d2 = None
+        kps, scores = [], []
+        for i, img in data.iter_frames(subject, stem, cam):
+            if d2 is not None and i < len(d2):
+                lo, hi = d2[i].min(0), d2[i].max(0)
+                box = np.array([[lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]]])
+            else:
+                box = np.array([[0.0, 0.0, img.shape[1], img.shape[0]]])
+            kp, sc, _ = proc.predict(model, [img], [box], flip_test=flip_test)
+            kps.append(kp[0])
+            scores.append(sc[0])
+        uvs.append(np.stack(kps))
+        scs.append(np.stack(scores))
+    n = min(len(u) for u in uvs)
+    return np.stack([u[:n] for u in uvs]), np.stack([s[:n] for s in scs])
+
+
 def read_detections(root: str | os.PathLike, subject: str, stem: str,
                     cameras: tuple[str, ...] = h36m.CAMERA_IDS) -> tuple[np.ndarray, np.ndarray]:
     """Detections of one sequence for all cameras -> uv (V, T, 37, 2) px, scores (V, T, 37).
 
-    Looks for the npz form first, then the JSON folder form; views of different lengths are cut to the
+    ``root`` is a detections folder (npz form first, then the JSON folder form) or a Human3.6M root, whose
+    D2_Positions give the 12 limb points (:func:`read_h36m_d2`). Views of different lengths are cut to the
     shortest.
     """
     root = Path(root)
+    if (root / subject / "MyPoseFeatures" / "D2_Positions").is_dir():
+        return read_h36m_d2(h36m.Human36M(root), subject, stem, cameras)
     uvs, scs = [], []
     for cam in cameras:
         npz = root / subject / f"{stem}.{cam}.npz"

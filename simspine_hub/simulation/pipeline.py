@@ -39,7 +39,7 @@ from .model import SpineModel
 from .qc import quality_control
 from .triangulation import triangulate_robust
 
-__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture"]
+__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture", "detect_capture"]
 
 
 @dataclass
@@ -85,6 +85,25 @@ def _ik_job(args) -> tuple[str, dict]:
     rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
     release.write_mot(kdir / f"{key}.mot", t, np.where(rot, np.rad2deg(q), q))
     return stem, report.as_dict()
+
+
+def detect_capture(model, h36m_root: str | os.PathLike, out: str | os.PathLike, subjects: list[str] | None = None,
+                   progress: bool = True) -> Path:
+    """Stage 1 with a detector: run a 2D model on every sequence's videos, write npz detections under
+    ``out`` (skipping ones already there); returns ``out`` for :func:`simulate_capture`."""
+    from .inputs import detect_sequence, write_detections_npz
+
+    data, out = h36m.Human36M(h36m_root), Path(out)
+    for subject in subjects or data.subjects():
+        cams = tuple(data.cameras(subject))
+        for seq in tqdm(data.sequences(subject), desc=f"{subject} detect", disable=not progress):
+            views = [c for c in cams if not (out / subject / f"{seq.stem}.{c}.npz").is_file()]
+            if not views:
+                continue
+            uv, sc = detect_sequence(model, data, subject, seq.stem, tuple(views))
+            for v, c in enumerate(views):
+                write_detections_npz(out / subject / f"{seq.stem}.{c}.npz", uv[v], sc[v])
+    return out
 
 
 def simulate_capture(h36m_root: str | os.PathLike, detections: str | os.PathLike, out: str | os.PathLike,
