@@ -6,9 +6,10 @@
 Configs
     ``spine15``   the released 15 spine points (world mm, Z-up) and 62 kinematic axes; no Human3.6M needed.
     ``full37``    the 37 points in SpineTrack order: spine points from the release, 12 limb points from
-                  Human3.6M's D3_Positions, face/feet points from forward kinematics of the released
-                  kinematics on the released scaled model (OpenSim) when the model carries those markers,
-                  otherwise masked (NaN, source ``missing``). ``keypoints_source`` says which, per point.
+                  Human3.6M's D3_Positions, face/feet points from H3WB on the frames it annotates
+                  (``h3wb_root=``), else from forward kinematics of the released kinematics on the released
+                  scaled model when it carries those markers, else masked (NaN, source ``missing``).
+                  ``keypoints_source`` says which, per frame and point.
     ``views2d``   one row per frame and camera: 37 points projected with lens distortion, visibility,
                   person box, MMPose image name; ``decode_frames=True`` adds the video frame (JPEG).
 
@@ -71,7 +72,8 @@ class SimspineConfig(datasets.BuilderConfig):
     Attributes:
         h36m_root: Human3.6M root (``S1/MyPoseFeatures/...``); needed by ``full37`` and ``views2d``.
         annotations: the SIMSPINE release: raw folder, ``.h5`` file, parquet folder or hub dataset id.
-        h3wb_root: reserved for H3WB face/feet points (not implemented yet: passing it is an error).
+        h3wb_root: H3WB's ``h3wb_train.npz`` (or its folder): face and feet points on the frames it annotates
+            (sparse; other frames fall back to forward kinematics). Needs ``h3wb_allow_pickle=True``.
         train_subjects / test_subjects: the split protocol (default S1 S5 S6 S7 S8 / S9 S11).
         cameras: camera ids for ``views2d`` (default: all four).
         frame_stride: keep every n-th frame.
@@ -84,6 +86,7 @@ class SimspineConfig(datasets.BuilderConfig):
     h36m_root: str | None = None
     annotations: str | None = None
     h3wb_root: str | None = None
+    h3wb_allow_pickle: bool = False
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     cameras: tuple[str, ...] = h36m.CAMERA_IDS
@@ -107,9 +110,6 @@ class SimspineConfig(datasets.BuilderConfig):
             raise SimspineDataError(f"face_feet must be 'fk' or 'mask'; got {self.face_feet!r}")
         if self.decode_frames and self.name != "views2d":
             raise SimspineDataError("decode_frames=True needs the views2d config")
-        if self.h3wb_root is not None:
-            raise SimspineDataError("h3wb_root: H3WB face/feet points are not supported yet; leave it unset "
-                                    "(face/feet then come from forward kinematics or are masked)")
 
     def check_paths(self) -> None:
         """Required inputs are given (checked when building, so that BUILDER_CONFIGS can list the names)."""
@@ -197,6 +197,8 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
         rel_path = resolve_annotations(cfg.annotations)
         rel = release.open_release(rel_path)
         data = h36m.Human36M(cfg.h36m_root) if cfg.name != "spine15" else None
+        if cfg.name != "spine15":
+            self._h3wb()                                          # a bad H3WB file fails here, before writing
         splits = []
         for split, subjects in ((datasets.Split.TRAIN, cfg.train_subjects), (datasets.Split.TEST, cfg.test_subjects)):
             jobs = [j for s in subjects for j in self._plan_subject(rel, data, s)]
@@ -256,8 +258,8 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
                 n = len(seq.markers)
                 cols = {"keypoints_3d": _spine15(seq, rel), "kinematics": seq.kinematics}
             else:
-                pts, src, n = self._join(rel, data, seq, models)
-                cols = {"keypoints_3d": pts, "keypoints_source": np.broadcast_to(src, (n, 37)),
+                pts, src, n = self._join(rel, data, seq, models, self._h3wb())
+                cols = {"keypoints_3d": pts, "keypoints_source": src,
                         "kinematics": seq.kinematics[:n]}
             frames = np.arange(0, n, cfg.frame_stride)
             meta = {"subject": subject, "action": action, "subaction": subaction, "sequence": stem}
@@ -277,29 +279,62 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
                     batch["image"] = self._frames(data, subject, stem, cam_id, frames, row_names)
                 yield _Key(shard, b), _table(batch, len(frames), features)
 
-    def _join(self, rel, data, seq, models) -> tuple[np.ndarray, np.ndarray, int]:
-        """Release + Human3.6M (+ FK) -> (T, 37, 3) world mm, (37,) source codes, T."""
+    def _h3wb(self):
+        if self.config.h3wb_root is None:
+            return None
+        if getattr(self, "_h3wb_cache", None) is None:
+            path = Path(self.config.h3wb_root)
+            if path.is_dir():
+                path = path / "h3wb_train.npz"
+            self._h3wb_cache = h36m.read_h3wb_npz(path, allow_pickle=self.config.h3wb_allow_pickle)
+        return self._h3wb_cache
+
+    @staticmethod
+    def _h3wb_sequence(h3wb, subject: str, stem: str):
+        if h3wb is None or subject not in h3wb:
+            return None
+        want = h36m.parse_sequence_name(stem)
+        for key, val in h3wb[subject].items():
+            try:
+                if key == stem or h36m.parse_sequence_name(key) == want:
+                    return val
+            except ValueError:
+                continue
+        return None
+
+    def _join(self, rel, data, seq, models, h3wb=None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Release + Human3.6M (+ H3WB, FK) -> (T, 37, 3) world mm, (T, 37) source codes, T."""
         j32 = data.read_3d(seq.subject, seq.stem)
         n = min(len(seq.markers), len(j32))
         if len(seq.markers) != len(j32):
             log.warning("%s/%s: release has %d frames, Human3.6M %d; both trimmed to %d", seq.subject,
                         seq.stem, len(seq.markers), len(j32), n)
         pts = np.full((n, 37, 3), np.nan)
-        src = np.zeros(37, np.int64)
+        src = np.zeros((n, 37), np.int64)
         pts[:, list(seq.keypoints)] = seq.markers[:n]
-        src[list(seq.keypoints)] = _SRC["simspine"]
+        src[:, list(seq.keypoints)] = _SRC["simspine"]
         limb = list(skeleton.H36M_TO_LIMB)
         pts[:, limb] = j32[:n, [skeleton.H36M_TO_LIMB[i] for i in limb]]
-        src[limb] = _SRC["human36m"]
-        wanted = [i for i in skeleton.FACE_FEET if src[i] == 0]
+        src[:, limb] = _SRC["human36m"]
+        wanted = [i for i in skeleton.FACE_FEET if (src[:, i] == 0).any()]
         model = self._model(rel, seq.subject, models) if self.config.face_feet == "fk" else None
         if model is not None and wanted:
             have = [i for i in wanted if skeleton.KEYPOINT_NAMES[i] in model.marker_names]
             if have:
                 q = np.where(model.rotational, np.deg2rad(seq.kinematics[:n]), seq.kinematics[:n])
                 ground = model.marker_positions(q, [skeleton.KEYPOINT_NAMES[i] for i in have])
-                pts[:, have] = yup_to_zup(ground) * 1000.0
-                src[have] = _SRC["fk"]
+                fill = src[:, have] == 0
+                pts[:, have] = np.where(fill[..., None], yup_to_zup(ground) * 1000.0, pts[:, have])
+                src[:, have] = np.where(fill, _SRC["fk"], src[:, have])
+        wb = self._h3wb_sequence(h3wb, seq.subject, seq.stem)
+        if wb is not None:                                   # H3WB wins on the (sparse) frames it annotates
+            frames, g = wb
+            ok = (frames >= 0) & (frames < n)
+            frames, g = frames[ok], g[ok]
+            mapping = {**skeleton.H3WB_FACE, **skeleton.H3WB_FEET}
+            ids = [i for i in skeleton.FACE_FEET if i in mapping]
+            pts[np.ix_(frames, ids)] = g[:, [mapping[i] for i in ids]]
+            src[np.ix_(frames, ids)] = _SRC["h3wb"]
         return pts, src, n
 
     @staticmethod

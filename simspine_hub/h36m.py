@@ -36,7 +36,7 @@ __all__ = [
     "CAMERA_IDS", "SUBJECTS", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "ACTIONS", "FPS", "H36MFormatError",
     "Sequence", "Human36M", "builtin_cameras", "read_camera_json", "write_camera_json",
     "read_pose_cdf", "write_pose_cdf", "normalize_action", "parse_sequence_name",
-    "read_videopose3d_npz", "BROKEN_VIEWS",
+    "read_videopose3d_npz", "read_h3wb_npz", "BROKEN_VIEWS",
 ]
 
 FPS = 50.0
@@ -311,6 +311,36 @@ class Human36M:
                 i += 1
         finally:
             cap.release()
+
+
+def read_h3wb_npz(path: str | os.PathLike, allow_pickle: bool = False) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Read H3WB's ``h3wb_train.npz`` -> {subject: {action key: (frame ids (N,), global_3d (N, 133, 3) mm)}}.
+
+    Layout (as the H3WB release describes it): ``train_data[subject][action]`` holds ``global_3d`` (N, 133, 3)
+    world coordinates in COCO-WholeBody order and ``frame_id`` (N,) Human3.6M frame indices (a sparse subset).
+    The file stores pickled dicts, so it is refused unless ``allow_pickle=True`` says you trust it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise H36MFormatError(f"{path}: H3WB file not found; pass h3wb_root= the h3wb_train.npz file or its folder")
+    if not allow_pickle:
+        raise H36MFormatError(f"{path}: H3WB's npz holds pickled dicts; pass allow_pickle=True (h3wb_allow_pickle=True) "
+                              "only if you trust the file")
+    try:
+        train = np.load(path, allow_pickle=True)["train_data"].item()
+        out = {}
+        for subject, actions in train.items():
+            out[subject] = {}
+            for action, d in actions.items():
+                g = np.asarray(d["global_3d"], dtype=np.float64)
+                if g.ndim != 3 or g.shape[1:] != (133, 3):
+                    raise ValueError(f"{subject}/{action} global_3d has shape {g.shape}; expected (N, 133, 3)")
+                out[subject][action] = (np.asarray(d["frame_id"]).astype(np.int64), g)
+    except H36MFormatError:
+        raise
+    except Exception as exc:
+        raise H36MFormatError(f"{path}: not an H3WB h3wb_train.npz ({exc})") from exc
+    return out
 
 
 def read_videopose3d_npz(path: str | os.PathLike, allow_pickle: bool = False) -> dict[str, dict[str, np.ndarray]]:

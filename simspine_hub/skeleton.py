@@ -167,6 +167,8 @@ H36M_UNUSED: tuple[int, ...] = (0, 12, 13, 15, 14)
 
 #: SpineTrack foot id -> H3WB (COCO-WholeBody) keypoint index.
 H3WB_FEET = MappingProxyType({20: 17, 22: 18, 24: 19, 21: 20, 23: 21, 25: 22})
+#: SpineTrack face id -> COCO(-WholeBody) body keypoint index (left_eye 1, right_eye 2, left_ear 3, right_ear 4).
+H3WB_FACE = MappingProxyType({1: 1, 2: 2, 3: 3, 4: 4})
 
 #: Bones for drawing: (child, parent) for every non-root keypoint.
 SKELETON_EDGES: tuple[tuple[int, int], ...] = tuple(

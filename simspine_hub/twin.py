@@ -9,6 +9,7 @@ Written under ``out``::
 
     h36m/S*/MyPoseFeatures/D3_Positions/*.cdf, D2_Positions/*.<cam>.cdf, Videos/*.<cam>.mp4
     h36m/camera-parameters.json           the built-in calibration in karfly's format
+    h3wb/h3wb_train.npz                   H3WB-style whole-body 3D (train subjects, every 4th frame)
     simspine/                             SIMSPINE raw release layout (15 spine points + 62 axes)
     simspine.h5                           the same release in HDF5 form
     ground_truth.npz                      everything: 37 points, 32 joints, coordinates (no pickle)
@@ -37,7 +38,7 @@ __all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_t
            "sequence_stem", "VIDEO_EXTRA_FRAMES"]
 
 VIDEO_EXTRA_FRAMES = 2
-TWIN_VERSION = 3
+TWIN_VERSION = 4
 
 #: Per-subject body: uniform scale of the generic model and total mass (kg).
 SUBJECT_BODIES = {"S1": (0.96, 62.0), "S5": (0.98, 58.0), "S6": (1.03, 85.0), "S7": (0.99, 70.0),
@@ -232,6 +233,7 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
         tmp.mkdir(parents=True)
         rel = tmp / "simspine"
         gt: dict[str, np.ndarray] = {}
+        h3wb: dict[str, dict] = {}
         manifest = {"version": TWIN_VERSION, "config": asdict(config), "subjects": {}}
         h36m_names = ["h36m:" + n for n in skeleton.H36M_JOINT_NAMES]
         all_markers = {**SIMSPINE_MARKERS, **{"h36m:" + k: v for k, v in H36M_MARKERS.items()}}
@@ -264,6 +266,8 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
                 _write_h36m(tmp / "h36m", subject, stem, j32, pts37, cams, config)
                 _write_release_sequence(rel, subject, stem, t, q, ground, model)
                 key = f"{subject}/{stem}"
+                if subject in h36m.TRAIN_SUBJECTS:
+                    h3wb.setdefault(subject, {})[stem] = _h3wb_record(pts37)
                 gt[f"{key}/keypoints37"] = pts37
                 gt[f"{key}/h36m32"] = j32
                 gt[f"{key}/coordinates"] = q
@@ -274,10 +278,24 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
         h36m.write_camera_json(tmp / "h36m" / "camera-parameters.json",
                                {s: h36m.builtin_cameras(s) for s in config.subjects})
         release.write_release_hdf5(tmp / "simspine.h5", release.Release(rel))
+        if h3wb:
+            with atomic_path(tmp / "h3wb" / "h3wb_train.npz") as f, open(f, "wb") as fh:
+                np.savez(fh, train_data=np.array(h3wb, dtype=object))   # pickled dict, like the real file
         with atomic_path(tmp / "ground_truth.npz") as f, open(f, "wb") as fh:
             np.savez(fh, **gt)
         write_text(tmp / "twin.json", json.dumps(manifest, indent=2, sort_keys=True))
     return out
+
+
+def _h3wb_record(pts37: np.ndarray, step: int = 4) -> dict:
+    """H3WB-style record: COCO-WholeBody (133) world mm on every ``step``-th frame (body 0-16 = SpineTrack
+    0-16, feet 17-22; face and hands left at zero, as unlabelled)."""
+    frames = np.arange(0, len(pts37), step)
+    g = np.zeros((len(frames), 133, 3))
+    g[:, :17] = pts37[frames, :17]
+    for st_id, wb_id in skeleton.H3WB_FEET.items():
+        g[:, wb_id] = pts37[frames, st_id]
+    return {"global_3d": g, "frame_id": frames}
 
 
 def _write_h36m(root: Path, subject: str, stem: str, j32: np.ndarray, pts37: np.ndarray,

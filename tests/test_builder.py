@@ -212,3 +212,19 @@ def test_builder_class_directly(twin_root, tmp_path):
     b.download_and_prepare()
     assert b.as_dataset(split="test").num_rows > 0
     assert b.info.features["keypoints_3d"].length == 15
+
+
+def test_full37_face_and_feet_from_h3wb(twin_root, ground_truth, tmp_path):
+    h3wb = twin_root / "h3wb" / "h3wb_train.npz"
+    with pytest.raises(Exception, match="allow_pickle"):
+        load_dataset("simspine", "full37", split="train", h3wb_root=h3wb, **_kw(twin_root, tmp_path / "a"))
+    ds = load_dataset("simspine", "full37", split="train", h3wb_root=h3wb.parent, h3wb_allow_pickle=True,
+                      face_feet="mask", **_kw(twin_root, tmp_path / "b")).with_format("numpy")[:]
+    names = ["missing", "simspine", "human36m", "h3wb", "fk"]
+    src = ds["keypoints_source"]
+    on = ds["frame"] % 4 == 0                                           # the twin's H3WB annotates every 4th frame
+    face_feet = list(skeleton.FACE_FEET)
+    assert (src[on][:, face_feet] == names.index("h3wb")).all()
+    assert (src[~on][:, face_feet] == names.index("missing")).all() and np.isnan(ds["keypoints_3d"][~on][:, face_feet]).all()
+    ref = _gt_rows(ground_truth, {k: ds[k][on] for k in ("subject", "sequence", "frame")})
+    assert np.abs(ds["keypoints_3d"][on] - ref).max() < 1e-3

@@ -50,7 +50,7 @@ class PerExampleBuilder(datasets.GeneratorBasedBuilder):
                       "frame": i, "timestamp": float(seq.timestamps[i]), "keypoints_3d": pts[i].tolist(),
                       "kinematics": seq.kinematics[i].tolist()}
                 if src is not None:
-                    ex["keypoints_source"] = src.tolist()
+                    ex["keypoints_source"] = src[i].tolist()
                 yield f"{subject}/{stem}/{i}", ex
 
 

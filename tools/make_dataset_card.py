@@ -22,7 +22,8 @@ per frame (sacrum to skull, clavicles, shoulder blades) and the 62 coordinates o
 OpenSim model, for 2.14 M frames (1.56 M train, 0.58 M test), 7 subjects, 15 actions.
 
 **Human3.6M is required and is not redistributed.** The 12 limb points come from your own licensed copy;
-`simspine_hub` joins them at build time.
+`simspine_hub` joins them at build time. Face and feet points come from H3WB (`h3wb_root=`, MIT) on the frames
+it annotates, otherwise from forward kinematics of the released kinematics on the released scaled models.
 
 ## Loading
 
