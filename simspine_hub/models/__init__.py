@@ -68,6 +68,5 @@ def register_auto() -> None:
     """Register every family (each family module also registers itself when it is imported)."""
     import importlib
 
-    for mod, cfg_name, _, _ in MODEL_FAMILIES.values():
-        if cfg_name is not None:
-            importlib.import_module(f"{__name__}.{mod}")
+    for mod, _, _, _ in MODEL_FAMILIES.values():
+        importlib.import_module(f"{__name__}.{mod}")

@@ -7,7 +7,8 @@ mmpose ``.pth`` state dicts (loaded with ``torch.load(weights_only=True)``, neve
       already ours. ``data_preprocessor.*`` and loss buffers are dropped.
     * HRNet: ``backbone.*`` keeps the original HRNet names that timm uses; ``keypoint_head.final_layer`` or
       ``head.final_layer`` become ``head.final_layer``.
-ONNX files (as ``torch.onnx.export`` and spinepose write them)
+ONNX files (as ``torch.onnx.export`` and spinepose write them) for SpinePose/RTMPose, HRNet and the lifter
+(ViTPose is not covered: transformers ships its own conversion for the original ViTPose checkpoints)
     Parameters are found by name: an initializer named like one of our keys is copied; other nodes
     (BatchNormalization, Conv, then anything else, e.g. a MatMul holding a transposed Linear weight) are
     matched by the module scope in their node name (``/stem/stem.0/bn/...``) against our module names. A Conv whose BatchNormalization was folded into it by the exporter is loaded
@@ -171,6 +172,13 @@ def onnx_to_ours(path: str | os.PathLike, model: torch.nn.Module) -> dict:
                     out[k] = torch.from_numpy(np.array(arr.T))
                 elif arr.size == ours[k].numel():
                     out[k] = torch.from_numpy(np.array(arr).reshape(want))
+                elif arr.ndim == len(want) == 3 and arr.shape[0] == want[0] and arr.shape[2] == want[2] \
+                        and arr.shape[1] == want[1] - 1:
+                    # position embeddings with a class-token row folded into the patch rows (ViTPose adds
+                    # pos[:, :1] to every patch): the folded sum goes to the patch rows, the class row to zero
+                    full = np.zeros(want, dtype=arr.dtype)
+                    full[:, 1:] = arr
+                    out[k] = torch.from_numpy(full)
                 else:
                     continue
                 todo.remove(k)
