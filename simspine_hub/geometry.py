@@ -166,7 +166,7 @@ def undistort(uv: np.ndarray, camera: Camera, iterations: int = 20) -> np.ndarra
 
 
 def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray | None = None,
-                    distortion: bool = True, conditioning: bool = True) -> np.ndarray:
+                    distortion: bool = True, conditioning: bool = True, backend: str = "auto") -> np.ndarray:
     """Weighted linear (DLT) triangulation, batched over all points at once.
 
     Args:
@@ -176,6 +176,8 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
         distortion: undistort the pixels first (default) or treat them as pinhole.
         conditioning: scale the world and equilibrate the rows before the SVD (default). ``False`` solves
             the raw system ``w * (x P3 - P1), w * (y P3 - P2)`` exactly as Pose2Sim's weighted DLT does.
+        backend: ``"numba"`` (compiled one-sided Jacobi SVD per point, :mod:`simspine_hub._dlt_kernel`),
+            ``"numpy"`` (batched ``np.linalg.svd``) or ``"auto"`` (numba when installed).
     Returns:
         (..., 3) world points; NaN where fewer than two views have positive weight.
     """
@@ -188,13 +190,24 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
     # Condition the homogeneous system: world coordinates are scaled so that the camera centres lie
     # at distance ~1 (Hartley-style normalisation), and solved there.
     unit = (float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0) if conditioning else 1.0
-    rows = []
+    xys, Ps = [], []
     for v, cam in enumerate(cameras):
         if distortion:
-            xy = undistort(np.nan_to_num(uv[v]), cam)
-            P = np.hstack([cam.R, cam.t[:, None] / unit])    # normalised camera, scaled world
+            xys.append(undistort(np.nan_to_num(uv[v]), cam))
+            Ps.append(np.hstack([cam.R, cam.t[:, None] / unit]))     # normalised camera, scaled world
         else:
-            xy, P = np.nan_to_num(uv[v]), cam.K @ np.hstack([cam.R, cam.t[:, None] / unit])
+            xys.append(np.nan_to_num(uv[v]))
+            Ps.append(cam.K @ np.hstack([cam.R, cam.t[:, None] / unit]))
+    from . import _dlt_kernel
+
+    enough = ((w > 0).sum(0) >= 2)[..., None]
+    if backend == "numba" or (backend == "auto" and _dlt_kernel.available()):
+        shape = uv.shape[1:-1]
+        pts = _dlt_kernel.dlt_points(np.stack(xys).reshape(V, -1, 2), w.reshape(V, -1), np.stack(Ps), conditioning)
+        return np.where(enough, pts.reshape(shape + (3,)) * unit, np.nan)
+    rows = []
+    for v in range(V):
+        xy, P = xys[v], Ps[v]
         wv = w[v][..., None]
         rows.append(wv * (xy[..., 0:1] * P[2] - P[0]))
         rows.append(wv * (xy[..., 1:2] * P[2] - P[1]))
@@ -205,4 +218,4 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
     _, _, Vt = np.linalg.svd(A)
     X = Vt[..., -1, :]
     out = X[..., :3] / X[..., 3:4] * unit
-    return np.where(((w > 0).sum(0) >= 2)[..., None], out, np.nan)
+    return np.where(enough, out, np.nan)
