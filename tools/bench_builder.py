@@ -69,7 +69,11 @@ def main(argv=None) -> int:
     p.add_argument("--full-only", action="store_true")
     args = p.parse_args(argv)
     datasets.disable_progress_bars()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_builder_"))
+    with tempfile.TemporaryDirectory(prefix="bench_builder_") as tmp:   # Arrow caches are large: removed after
+        return _run(args, Path(tmp))
+
+
+def _run(args, tmp: Path) -> int:
     if args.twin is None:
         from simspine_hub.twin import TwinConfig, generate_twin
         args.twin = generate_twin(tmp / "twin", TwinConfig(seconds=20.0, videos=False), progress=False)

@@ -10,6 +10,7 @@ ratio printed is ours / ONNX Runtime (goal >= 1 on CPU). Random weights: speed d
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import warnings
@@ -35,7 +36,7 @@ def _rate(fn, n_items: int, seconds: float) -> float:
 def cpu(seconds: float) -> None:
     import onnxruntime as ort
 
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp(prefix="bench_models_"))
     print(f"CPU ({torch.get_num_threads()} threads), torch {torch.__version__}, onnxruntime {ort.__version__}")
     print(f"{'model':<16}{'batch':>6}{'torch eager':>14}{'torch fused':>14}{'onnxruntime':>14}{'ratio':>8}")
     cases = [(n, "pixel_values", torch.randn(8, 3, 256, 192), "crops/s") for n in ("spinepose-s", "spinepose-m", "spinepose-l")]
@@ -57,6 +58,7 @@ def cpu(seconds: float) -> None:
         best = max(eager, fused)
         print(f"{name:<16}{len(x):>6}{eager:>12,.1f} {unit[0]}{fused:>12,.1f} {unit[0]}{theirs:>12,.1f} {unit[0]}"
               f"{best / theirs:>7.2f}x   ({unit}; ratio = best torch / onnxruntime)")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def gpu(seconds: float) -> None:
