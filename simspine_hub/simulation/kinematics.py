@@ -200,10 +200,12 @@ def smooth_coordinates(q: np.ndarray, lam: float) -> np.ndarray:
     return solve_banded((2, 2), ab, q)
 
 
-def forward_markers(model_path: str | os.PathLike, q: np.ndarray, names: list[str] | tuple[str, ...] = skeleton.KEYPOINT_NAMES
-                    ) -> np.ndarray:
-    """(T, 62) coordinates on a scaled model -> (T, K, 3) world mm (Z-up) of the named markers (NaN if absent)."""
-    model = SpineModel(model_path)
+def forward_markers(model: SpineModel | str | os.PathLike, q: np.ndarray,
+                    names: list[str] | tuple[str, ...] = skeleton.KEYPOINT_NAMES) -> np.ndarray:
+    """(T, 62) coordinates on a scaled model (a :class:`SpineModel` or its .osim) -> (T, K, 3) world mm (Z-up)
+    of the named markers (NaN where the model lacks a marker)."""
+    if not isinstance(model, SpineModel):
+        model = SpineModel(model)
     have = [n for n in names if n in model.marker_names]
     out = np.full((len(q), len(names), 3), np.nan)
     if have:

@@ -73,8 +73,9 @@ def _ik_job(args) -> tuple[str, dict]:
     out = Path(out)
     key = f"{subject}_{release.action_key(stem)}"
     q, rms = inverse_kinematics(model_path, merged, names, cfg.fs_hz)
-    q = SpineModel(model_path).apply_couplers(smooth_coordinates(q, cfg.smooth_lambda))
-    pts = forward_markers(model_path, q)
+    model = SpineModel(model_path)
+    q = model.apply_couplers(smooth_coordinates(q, cfg.smooth_lambda))
+    pts = forward_markers(model, q)
     q, pts, report = quality_control(q, pts, rms, max_gap=cfg.max_gap_frames)
     t = np.arange(len(q)) / cfg.fs_hz
     release.write_trc(out / "positions" / subject / f"{key}.trc", list(skeleton.KEYPOINT_NAMES),
