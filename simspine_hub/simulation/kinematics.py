@@ -127,6 +127,7 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
     import opensim as osim
 
     osim.Logger.setLevelString("error")
+    osim.Logger.removeFileSink()  # no opensim.log in the user's working directory
     weights = weights or IK_WEIGHTS
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)

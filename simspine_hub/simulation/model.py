@@ -130,6 +130,7 @@ class SpineModel:
         import opensim as osim
 
         osim.Logger.setLevelString("error")
+        osim.Logger.removeFileSink()  # no opensim.log in the user's working directory
         self.path = Path(path) if path is not None else model_file()
         if not self.path.is_file():
             raise ModelNotFoundError(f"{self.path}: OpenSim model not found")
