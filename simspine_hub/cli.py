@@ -109,12 +109,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         detections = detect_capture(AutoModel.from_pretrained(args.detector).eval(), h36m_root,
                                     args.out / "detections", args.subjects, progress=not args.quiet)
-    if h36m_root is None or detections is None:
-        raise ValueError("pass --h36m-root and --detections (or --detector), or --twin DIR")
+    if (h36m_root is None and args.calibration is None) or detections is None:
+        raise ValueError("pass --h36m-root (or --calibration with --subjects) and --detections (or --detector), "
+                         "or --twin DIR")
     cfg = SimulationConfig(smooth_lambda=args.smooth_lambda, cutoff_hz=args.cutoff_hz,
                            use_h36m_limbs=not args.no_h36m_limbs)
     res = simulate_capture(h36m_root, detections, args.out, args.subjects, cfg, workers=args.workers,
-                           progress=not args.quiet)
+                           progress=not args.quiet, calibration=args.calibration)
     for subject, seqs in res.items():
         for stem, rep in seqs.items():
             print(f"{subject} {stem}: {rep['frames']} frames, rejected {rep['rejected']}, "
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--detections", type=Path, help="2D detections (npz or OpenPose-style JSON folders, or a "
                     "Human3.6M root for its D2 limb points)")
     sm.add_argument("--detector", help="a 2D model folder/hub id: detect on the Human3.6M videos first")
+    sm.add_argument("--calibration", type=Path, help="Pose2Sim calibration TOML of any capture (instead of --h36m-root)")
     sm.add_argument("--twin", type=Path, help="run on a synthetic twin (its detections are simulated if absent)")
     sm.add_argument("--out", type=Path, required=True)
     sm.add_argument("--subjects", nargs="+")

@@ -193,3 +193,27 @@ def test_detector_stage_writes_detections(twin_root, tmp_path):
     uv, sc = read_detections(out, "S9", "Photo 1")
     frames = len(h36m.Human36M(twin_root / "h36m").read_3d("S9", "Photo 1"))
     assert uv.shape == (4, frames + 2, 37, 2) and np.isfinite(uv).all() and sc.shape == (4, frames + 2, 37)
+
+
+def test_any_calibrated_capture_from_a_pose2sim_toml(twin_root, ground_truth, tmp_path):
+    """No Human3.6M: cameras from a Pose2Sim TOML, sequences from the detections folder, all markers triangulated."""
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(twin_root, twin)
+    write_detections(twin, noise_px=1.0, outlier_rate=0.0, split_subjects=("S9",))
+    det = tmp_path / "capture_detections" / "S9"
+    det.mkdir(parents=True)
+    for f in (twin / "detections" / "S9").glob("Walking 1.*.npz"):
+        shutil.copy(f, det / f.name.replace("Walking 1", "trial_01"))
+    out = tmp_path / "sim"
+    res = simulate_capture(None, det.parent, out, subjects=["S9"], calibration=twin / "simspine/cameras/Calib_S9.toml",
+                           progress=False, write_hdf5=False)
+    assert list(res["S9"]) == ["trial_01"]
+    seq = release.Release(out).read("S9", "trial 01")   # release keys use "_" for spaces: trial_01 <-> "trial 01"
+    g = ground_truth["S9/Walking 1"]["keypoints37"]
+    full = np.full(g.shape, np.nan)
+    full[:, list(seq.keypoints)] = seq.markers[:len(g)]
+    assert np.nanmean(metrics.joint_errors(full, g)) < 20.0   # mm, against the twin's ground truth
+    with pytest.raises(ValueError, match="subjects"):
+        simulate_capture(None, det.parent, out, calibration=twin / "simspine/cameras/Calib_S9.toml")

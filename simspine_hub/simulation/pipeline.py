@@ -107,34 +107,58 @@ def detect_capture(model, h36m_root: str | os.PathLike, out: str | os.PathLike, 
     return out
 
 
-def simulate_capture(h36m_root: str | os.PathLike, detections: str | os.PathLike, out: str | os.PathLike,
-                     subjects: list[str] | None = None, cfg: SimulationConfig | None = None, workers: int = 1,
-                     progress: bool = True, write_hdf5: bool = True) -> dict:
-    """Run the pipeline on a Human3.6M-layout root with detections; returns {subject: {stem: qc dict}}.
+def _capture_sequences(detections: Path, subject: str, cam_ids: list[str]) -> list[str]:
+    """Sequence stems found in a detections folder (``<stem>.<camera>.npz`` or ``<stem>.<camera>/``)."""
+    folder = detections / subject
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no detections for subject {subject}")
+    stems = set()
+    for p in folder.iterdir():
+        name = p.name[:-4] if p.name.endswith(".npz") else p.name
+        stem, _, cam = name.rpartition(".")
+        if cam in cam_ids and stem:
+            stems.add(stem)
+    return sorted(stems)
 
-    ``h36m_root`` supplies cameras (and Human3.6M limbs when ``cfg.use_h36m_limbs``); a capture that is not
-    Human3.6M can be laid out the same way with its own ``camera-parameters.json``.
+
+def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.PathLike, out: str | os.PathLike,
+                     subjects: list[str] | None = None, cfg: SimulationConfig | None = None, workers: int = 1,
+                     progress: bool = True, write_hdf5: bool = True,
+                     calibration: str | os.PathLike | None = None) -> dict:
+    """Run the pipeline; returns {subject: {stem: qc dict}}.
+
+    Two kinds of capture:
+      * a Human3.6M-layout ``h36m_root``: its cameras, its sequences, and its 3D limbs when
+        ``cfg.use_h36m_limbs``;
+      * any calibrated multi-camera capture: ``h36m_root=None`` and a Pose2Sim ``calibration`` TOML
+        (translations in metres); sequences are the stems found in ``detections/<subject>/`` and every
+        marker is triangulated. ``subjects`` names the capture's subject folder(s).
     """
     cfg = cfg or SimulationConfig()
     out = Path(out)
-    data = h36m.Human36M(h36m_root)
+    data = h36m.Human36M(h36m_root) if h36m_root is not None else None
+    if data is None and calibration is None:
+        raise ValueError("pass a Human3.6M root or a Pose2Sim calibration TOML (calibration=...)")
+    if data is None and not subjects:
+        raise ValueError("a calibrated capture needs subjects=[...] (the folder names under the detections)")
     results: dict[str, dict] = {}
     for subject in subjects or data.subjects():
-        cams = data.cameras(subject)
+        cams = data.cameras(subject) if data is not None else release.read_calibration_toml(calibration)
         cam_ids = list(cams)
-        seqs = data.sequences(subject)
+        stems = [s.stem for s in data.sequences(subject)] if data is not None else \
+            _capture_sequences(Path(detections), subject, cam_ids)
         release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
         todo, merged_all = [], {}
-        for seq in tqdm(seqs, desc=f"{subject} triangulate", disable=not progress):
-            key = f"{subject}_{release.action_key(seq.stem)}"
+        for stem in tqdm(stems, desc=f"{subject} triangulate", disable=not progress):
+            key = f"{subject}_{release.action_key(stem)}"
             if (out / "kinematics" / subject / key / f"{key}.mot").is_file():
                 continue                                                   # finished earlier
-            uv, sc = read_detections(detections, subject, seq.stem, tuple(cam_ids))
+            uv, sc = read_detections(detections, subject, stem, tuple(cam_ids))
             pts, _ = triangulate_sequence(uv, sc, [cams[c] for c in cam_ids], cfg)
-            j32 = data.read_3d(subject, seq.stem) if cfg.use_h36m_limbs else None
+            j32 = data.read_3d(subject, stem) if (cfg.use_h36m_limbs and data is not None) else None
             n = len(pts) if j32 is None else min(len(pts), len(j32))
-            merged_all[seq.stem] = merge_markers(pts[:n], None if j32 is None else j32[:n])
-            todo.append(seq.stem)
+            merged_all[stem] = merge_markers(pts[:n], None if j32 is None else j32[:n])
+            todo.append(stem)
         model_path = out / "models" / f"{subject}.osim"
         if not model_path.is_file():
             if not merged_all:
