@@ -136,6 +136,10 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
     from .infer import run_inference
 
+    for path in (args.model, args.lifter):
+        if path and path.startswith((".", "/", "~")) and not Path(path).expanduser().is_dir():
+            raise FileNotFoundError(f"{path}: model folder not found; expected config.json + model.safetensors "
+                                    "(save_pretrained or tools/convert_checkpoint.py output), or a hub id")
     model = AutoModel.from_pretrained(args.model).eval()
     lifter = AutoModel.from_pretrained(args.lifter).eval() if args.lifter else None
     boxes = None
@@ -225,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         datasets.disable_progress_bars()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, OSError, KeyError) as exc:
         print(f"simspine {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
