@@ -36,9 +36,8 @@ class RoundTrip:
     details: dict = field(default_factory=dict)
 
 
-def check_round_trip(twin_root: Path) -> RoundTrip:
-    """Read the twin through every reader and compare with its ground truth."""
-    gt = load_ground_truth(twin_root)
+def check_round_trip(twin_root: Path, gt: dict) -> RoundTrip:
+    """Read the twin through every reader and compare with its ground truth (:func:`load_ground_truth`)."""
     data = h36m.Human36M(twin_root / "h36m")
     raw = release.Release(twin_root / "simspine")
     hdf = release.Release(twin_root / "simspine.h5")
@@ -64,7 +63,7 @@ def check_round_trip(twin_root: Path) -> RoundTrip:
                 setattr(rt, attr, max(getattr(rt, attr), float(np.abs(r.markers - spine).max())))
             r = raw.read(subject, seq.stem)
             q = g["coordinates"]
-            rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
+            rot = skeleton.ROTATIONAL
             kin_err = np.abs(r.kinematics[:, rot] - np.rad2deg(q[:, rot])).max()
             rt.release_kinematics_max_deg = max(rt.release_kinematics_max_deg, float(kin_err))
             rt.sequences += 1
@@ -78,17 +77,18 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
 
     out = Path(out)
     twin_root = ensure_twin(out / "twin", config, progress=progress)
-    rt = check_round_trip(twin_root)
+    gt_all = load_ground_truth(twin_root)
+    rt = check_round_trip(twin_root, gt_all)
     data = h36m.Human36M(twin_root / "h36m")
     subject = data.subjects()[0]
     seq = data.sequences(subject)[0]
     cam_id = data.views(seq)[0]
-    gt = load_ground_truth(twin_root)[f"{subject}/{seq.stem}"]["keypoints37"]
+    gt = gt_all[f"{subject}/{seq.stem}"]["keypoints37"]
     frame_idx = len(gt) // 2
     frame = next(img for i, img in data.iter_frames(subject, seq.stem, cam_id) if i == frame_idx)
     png = plot_skeleton_2d(project(gt[frame_idx], data.cameras(subject)[cam_id]), out / "skeleton.png",
                            image=frame, title=f"twin {subject} {seq.stem} cam {cam_id} frame {frame_idx}")
-    dataset = check_dataset(twin_root, out / "hf_cache")
+    dataset = check_dataset(twin_root, gt_all, out / "hf_cache")
     simulation = run_simulation(twin_root, out / "simulation", progress=progress)
     board = twin_leaderboard(twin_root, out)
     return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset,
@@ -143,11 +143,10 @@ def twin_leaderboard(twin_root: Path, out: Path) -> str:
     return md
 
 
-def check_dataset(twin_root: Path, cache_dir: Path) -> dict:
+def check_dataset(twin_root: Path, gt: dict, cache_dir: Path) -> dict:
     """Build spine15 and full37 from the twin with the real datasets builder; compare with ground truth."""
     from .builder import load_dataset
 
-    gt = load_ground_truth(twin_root)
     kwargs = {"h36m_root": twin_root / "h36m", "annotations": twin_root / "simspine", "cache_dir": cache_dir}
     out = {}
     for name in ("spine15", "full37"):

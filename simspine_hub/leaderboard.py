@@ -43,7 +43,7 @@ KEYS = {"2d": ("subject", "sequence", "camera", "frame"), "multiview": ("subject
         "lifting": ("subject", "sequence", "camera", "frame"), "angles": ("subject", "sequence", "frame")}
 MAIN_METRIC = {"2d": ("AUC", "higher"), "multiview": ("MPJPE", "lower"), "lifting": ("P-MPJPE", "lower"),
                "angles": ("MAE", "lower")}
-REGION_COLS = ("S_C", "S_T", "S_L", "S", "B", "All")
+REGION_COLS = tuple(metrics.PAPER_REGIONS)
 SPINE_COLS = ("S_C", "S_T", "S_L", "S")
 
 #: Numbers reported by the paper on Human3.6M (Tables 2-6); shown as reference rows, never as ours.
@@ -271,16 +271,14 @@ def evaluate(task: str, predictions: dict | str | os.PathLike, gt: GroundTruth, 
     else:
         err = metrics.angle_errors(p["values"], gt.target)
         res["MAE_by_group"] = {g: float(err[:, list(idx)].mean()) for g, idx in ANGLE_GROUPS.items()}
-        rot = [i for i, a in enumerate(skeleton.KINEMATIC_AXES) if a not in skeleton.TRANSLATION_AXES]
-        res["MAE"] = float(err[:, rot].mean())
+        res["MAE"] = float(err[:, skeleton.ROTATIONAL].mean())
     return res
 
 
 def _pa_regions(pred, target, mask, regions) -> dict[str, float]:
     """P-MPJPE per region, each region aligned on its own."""
     if isinstance(regions, tuple):
-        names = {"S_C": "cervical", "S_T": "thoracic", "S_L": "lumbar", "S": "spine", "B": "body", "All": "all"}
-        regions = {k: skeleton.REGIONS[names[k]] for k in regions}
+        regions = {k: metrics.PAPER_REGIONS[k] for k in regions}
     out = {}
     for k, idx in regions.items():
         idx = list(idx)

@@ -29,7 +29,7 @@ import numpy as np
 from . import skeleton
 
 __all__ = ["joint_errors", "mpjpe", "root_relative", "procrustes_align", "p_mpjpe_errors", "n_mpjpe_errors",
-           "pck", "pck_auc", "AUC_THRESHOLDS", "oks_ap", "OKS_SUBSETS", "angle_errors", "region_means"]
+           "pck", "pck_auc", "AUC_THRESHOLDS", "oks_ap", "OKS_SUBSETS", "angle_errors", "region_means", "PAPER_REGIONS"]
 
 AUC_THRESHOLDS = 0.5 * np.arange(20) / 20
 OKS_SUBSETS = {"body": tuple(range(17)), "feet": tuple(range(20, 26)),
@@ -239,12 +239,16 @@ def angle_errors(pred_deg: np.ndarray, target_deg: np.ndarray) -> np.ndarray:
     return np.abs(d)
 
 
+#: The paper's region columns (Tables 3-6) -> SpineTrack ids.
+PAPER_REGIONS = {"S_C": skeleton.REGIONS["cervical"], "S_T": skeleton.REGIONS["thoracic"],
+                 "S_L": skeleton.REGIONS["lumbar"], "S": skeleton.REGIONS["spine"],
+                 "B": skeleton.REGIONS["body"], "All": skeleton.REGIONS["all"]}
+
+
 def region_means(errors: np.ndarray, mask: np.ndarray | None = None,
                  regions: dict[str, tuple[int, ...]] | None = None) -> dict[str, float]:
     """(N, J) per-joint errors -> {region: mean} for the paper's columns S_C, S_T, S_L, S, B, All."""
-    regions = regions or {"S_C": skeleton.REGIONS["cervical"], "S_T": skeleton.REGIONS["thoracic"],
-                          "S_L": skeleton.REGIONS["lumbar"], "S": skeleton.REGIONS["spine"],
-                          "B": skeleton.REGIONS["body"], "All": skeleton.REGIONS["all"]}
+    regions = regions or PAPER_REGIONS
     m = np.ones(errors.shape, bool) if mask is None else np.asarray(mask, bool)
     return {k: _masked_mean(errors[:, list(v)], m[:, list(v)]) for k, v in regions.items()
             if max(v) < errors.shape[1]}

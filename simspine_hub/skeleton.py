@@ -144,6 +144,9 @@ KINEMATIC_AXES: tuple[str, ...] = (
 )
 #: Axes that are translations (metres); all others are rotations.
 TRANSLATION_AXES: frozenset[str] = frozenset({"pelvis_tx", "pelvis_ty", "pelvis_tz", "Abs_t1", "Abs_t2"})
+#: (62,) bool: True for rotational axes (radians in OpenSim, degrees in .mot files), in KINEMATIC_AXES order.
+ROTATIONAL: np.ndarray = np.array([a not in TRANSLATION_AXES for a in KINEMATIC_AXES])
+ROTATIONAL.flags.writeable = False
 
 #: Human3.6M's 32 joints (D3_Positions order).
 H36M_JOINT_NAMES: tuple[str, ...] = (

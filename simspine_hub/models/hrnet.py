@@ -14,6 +14,7 @@ from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
 from ._base import SimspinePreTrainedModel
+from .processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
 
@@ -24,8 +25,8 @@ class HRNetPoseConfig(PretrainedConfig):
     model_type = "simspine-hrnet"
 
     def __init__(self, backbone: str = "hrnet_w32", in_channels: int = 32, num_keypoints: int = 37,
-                 input_size: tuple[int, int] = (256, 192), image_mean: tuple[float, ...] = (123.675, 116.28, 103.53),
-                 image_std: tuple[float, ...] = (58.395, 57.12, 57.375), box_padding: float = 1.25, **kwargs):
+                 input_size: tuple[int, int] = INPUT_SIZE, image_mean: tuple[float, ...] = IMAGE_MEAN,
+                 image_std: tuple[float, ...] = IMAGE_STD, box_padding: float = 1.25, **kwargs):
         self.backbone = backbone
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints

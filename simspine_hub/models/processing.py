@@ -18,7 +18,13 @@ import numpy as np
 
 from .. import skeleton
 
-__all__ = ["PoseImageProcessor", "CropInfo", "box_to_center_scale", "decode_simcc", "decode_heatmaps"]
+__all__ = ["PoseImageProcessor", "CropInfo", "box_to_center_scale", "decode_simcc", "decode_heatmaps",
+           "IMAGE_MEAN", "IMAGE_STD", "INPUT_SIZE"]
+
+#: ImageNet mean / std on 0-255 RGB, and the (H, W) input of the released top-down models.
+IMAGE_MEAN = (123.675, 116.28, 103.53)
+IMAGE_STD = (58.395, 57.12, 57.375)
+INPUT_SIZE = (256, 192)
 
 
 @dataclass
@@ -82,8 +88,7 @@ class PoseImageProcessor:
         box_padding: box scale about its centre.
     """
 
-    def __init__(self, input_size=(256, 192), image_mean=(123.675, 116.28, 103.53),
-                 image_std=(58.395, 57.12, 57.375), box_padding: float = 1.25):
+    def __init__(self, input_size=INPUT_SIZE, image_mean=IMAGE_MEAN, image_std=IMAGE_STD, box_padding: float = 1.25):
         self.input_size = tuple(int(v) for v in input_size)
         self.mean = np.asarray(image_mean, np.float32)
         self.std = np.asarray(image_std, np.float32)
@@ -92,8 +97,8 @@ class PoseImageProcessor:
     @classmethod
     def from_config(cls, config) -> PoseImageProcessor:
         """From a model config (SpinePose/HRNet have the fields; ViTPose uses the same defaults)."""
-        return cls(getattr(config, "input_size", (256, 192)), getattr(config, "image_mean", (123.675, 116.28, 103.53)),
-                   getattr(config, "image_std", (58.395, 57.12, 57.375)), getattr(config, "box_padding", 1.25))
+        return cls(getattr(config, "input_size", INPUT_SIZE), getattr(config, "image_mean", IMAGE_MEAN),
+                   getattr(config, "image_std", IMAGE_STD), getattr(config, "box_padding", 1.25))
 
     def crop(self, images: list[np.ndarray], boxes: list[np.ndarray]) -> tuple[np.ndarray, CropInfo, np.ndarray]:
         """Images (H, W, 3) uint8 RGB and per-image (n_i, 4) xywh boxes -> (N, 3, H, W) float32 crops,

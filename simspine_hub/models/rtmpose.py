@@ -24,6 +24,7 @@ from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
 from ._base import SimspinePreTrainedModel
+from .processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 
 __all__ = ["SpinePoseConfig", "SpinePoseForPoseEstimation", "SpinePoseOutput", "SPINEPOSE_VARIANTS"]
 
@@ -43,10 +44,10 @@ class SpinePoseConfig(PretrainedConfig):
     model_type = "spinepose"
 
     def __init__(self, backbone: str = "cspnext_m", in_channels: int = 768, num_keypoints: int = 37,
-                 input_size: tuple[int, int] = (256, 192), split_ratio: float = 2.0, final_kernel: int = 7,
+                 input_size: tuple[int, int] = INPUT_SIZE, split_ratio: float = 2.0, final_kernel: int = 7,
                  hidden_dims: int = 256, s: int = 128, expansion_factor: int = 2,
-                 image_mean: tuple[float, ...] = (123.675, 116.28, 103.53),
-                 image_std: tuple[float, ...] = (58.395, 57.12, 57.375), box_padding: float = 1.25, **kwargs):
+                 image_mean: tuple[float, ...] = IMAGE_MEAN, image_std: tuple[float, ...] = IMAGE_STD,
+                 box_padding: float = 1.25, **kwargs):
         self.backbone = backbone
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints

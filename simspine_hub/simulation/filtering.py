@@ -7,10 +7,28 @@ left as they are). Butterworth low-pass, applied forwards and backwards (zero ph
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.signal import butter, filtfilt
 
-__all__ = ["fill_gaps", "butterworth_filter", "reject_spikes"]
+__all__ = ["fill_gaps", "butterworth_filter", "reject_spikes", "running_nanmedian"]
+
+
+def running_nanmedian(x: np.ndarray, window: int, pad: str = "nan") -> np.ndarray:
+    """(T, ...) -> running median over ``window`` frames along axis 0, ignoring NaN (NaN where no sample).
+
+    ``pad``: "nan" (the edges see fewer samples) or "edge" (the first / last frame is repeated).
+    """
+    half = window // 2
+    if pad == "edge":
+        before, after = np.repeat(x[:1], half, 0), np.repeat(x[-1:], half, 0)
+    else:
+        before = after = np.full((half,) + x.shape[1:], np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([before, x, after]), window, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN windows -> NaN
+        return np.nanmedian(windows, axis=-1)
 
 
 def reject_spikes(x: np.ndarray, max_dev: float, window: int = 7) -> np.ndarray:
@@ -19,15 +37,7 @@ def reject_spikes(x: np.ndarray, max_dev: float, window: int = 7) -> np.ndarray:
     x = np.array(x, dtype=np.float64, copy=True)
     if len(x) < window:
         return x
-    half = window // 2
-    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)   # (T, J, 3, window)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(windows, axis=-1)
+    med = running_nanmedian(x, window, pad="edge")
     dev = np.linalg.norm(x - med, axis=-1)
     x[dev > max_dev] = np.nan
     return x

@@ -159,8 +159,7 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
         rms = release.read_mot(errs[0])[2][:, 1] * 1000.0 if errs else np.full(T, np.nan)
     idx = [cols.index(a) for a in skeleton.KINEMATIC_AXES]
     q = values[:, idx]
-    rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
-    return np.where(rot, np.deg2rad(q), q), rms
+    return np.where(skeleton.ROTATIONAL, np.deg2rad(q), q), rms
 
 
 class _quiet_stdout:

@@ -147,7 +147,7 @@ class SpineModel:
             raise ValueError(f"{self.path}: coordinates differ from the 62 SIMSPINE kinematic axes")
         self._coords = [cs.get(i) for i in range(cs.getSize())]
         # rotations (radians in OpenSim, degrees in .mot); coupled knee_angle_*_beta counts as a rotation
-        self.rotational = np.array([n not in skeleton.TRANSLATION_AXES for n in self.coordinate_names])
+        self.rotational = skeleton.ROTATIONAL                 # coordinate_names == KINEMATIC_AXES (checked above)
         self.couplers = self._read_couplers()
         ms = self.model.getMarkerSet()
         self.marker_names = tuple(ms.get(i).getName() for i in range(ms.getSize()))

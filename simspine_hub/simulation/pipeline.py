@@ -83,8 +83,7 @@ def _ik_job(args) -> tuple[str, dict]:
     kdir = out / "kinematics" / subject / key
     release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors", ["marker_error_RMS"], t, rms[:, None] / 1000.0)
     write_text(out / "qc" / f"{key}.json", json.dumps(report.as_dict(), indent=2))
-    rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
-    release.write_mot(kdir / f"{key}.mot", t, np.where(rot, np.rad2deg(q), q))
+    release.write_mot(kdir / f"{key}.mot", t, np.where(skeleton.ROTATIONAL, np.rad2deg(q), q))
     return stem, report.as_dict()
 
 

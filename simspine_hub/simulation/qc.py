@@ -45,7 +45,7 @@ def quality_control(q: np.ndarray, points37: np.ndarray, ik_rms_mm: np.ndarray, 
     Returns:
         q (T, 62) and points37 (T, 37, 3) after QC, and the :class:`QCReport`.
     """
-    rot = np.array([a not in skeleton.TRANSLATION_AXES for a in skeleton.KINEMATIC_AXES])
+    rot = skeleton.ROTATIONAL
     q = np.array(q, dtype=np.float64, copy=True)
     q[:, rot] = np.unwrap(q[:, rot], axis=0)
     lla, tka = biomech.lumbar_lordosis(points37), biomech.thoracic_kyphosis(points37)

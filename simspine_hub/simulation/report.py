@@ -17,7 +17,7 @@ __all__ = ["validate_against_twin"]
 
 
 def _fmt(row: dict) -> str:
-    return " | ".join(f"{row[k]:.2f}" for k in ("S_C", "S_T", "S_L", "S", "B", "All"))
+    return " | ".join(f"{row[k]:.2f}" for k in metrics.PAPER_REGIONS)
 
 
 def validate_against_twin(twin_root: str | Path, sim_out: str | Path, subjects: list[str],

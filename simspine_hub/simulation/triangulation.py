@@ -21,6 +21,7 @@ from itertools import combinations
 import numpy as np
 
 from ..geometry import Camera, project, triangulate_dlt
+from .filtering import running_nanmedian
 
 __all__ = ["TriangulationResult", "triangulate_robust", "reprojection_errors"]
 
@@ -37,16 +38,6 @@ class TriangulationResult:
 def reprojection_errors(points: np.ndarray, uv: np.ndarray, cameras: list[Camera]) -> np.ndarray:
     """(..., 3) points and (V, ..., 2) pixels -> (V, ...) reprojection distances in pixels."""
     return np.stack([np.linalg.norm(project(points, c) - uv[v], axis=-1) for v, c in enumerate(cameras)])
-
-
-def _temporal_median(x: np.ndarray, window: int) -> np.ndarray:
-    """(T, J, 3) with NaN -> running nanmedian over ``window`` frames (NaN where no sample)."""
-    half = window // 2
-    pad = np.concatenate([np.full((half,) + x.shape[1:], np.nan), x, np.full((half,) + x.shape[1:], np.nan)])
-    win = np.lib.stride_tricks.sliding_window_view(pad, window, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(win, axis=-1)
 
 
 def triangulate_robust(uv: np.ndarray, cameras: list[Camera], confidence: np.ndarray | None = None,
@@ -93,7 +84,7 @@ def triangulate_robust(uv: np.ndarray, cameras: list[Camera], confidence: np.nda
     if uv.ndim == 4 and V >= 3:                                         # resolve two-view ambiguities in time
         sure = np.take_along_axis(hyp_X, best[None, ..., None], 0)[0]
         sure = np.where((best_count >= 3)[..., None], sure, np.nan)
-        ref = _temporal_median(sure, window)
+        ref = running_nanmedian(sure, window)
         ambiguous = best_count == 2
         dist = np.linalg.norm(hyp_X - ref[None], axis=-1)
         dist = np.where(hyp_count >= 2, np.nan_to_num(dist, nan=np.inf), np.inf)
