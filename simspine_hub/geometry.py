@@ -176,7 +176,7 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
         distortion: undistort the pixels first (default) or treat them as pinhole.
         conditioning: scale the world and equilibrate the rows before the SVD (default). ``False`` solves
             the raw system ``w * (x P3 - P1), w * (y P3 - P2)`` exactly as Pose2Sim's weighted DLT does.
-        backend: ``"numba"`` (compiled one-sided Jacobi SVD per point, :mod:`simspine_hub._dlt_kernel`),
+        backend: ``"numba"`` (compiled QR + inverse iteration per point, :mod:`simspine_hub._dlt_kernel`),
             ``"numpy"`` (batched ``np.linalg.svd``) or ``"auto"`` (numba when installed).
     Returns:
         (..., 3) world points; NaN where fewer than two views have positive weight.
@@ -186,31 +186,27 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
     if uv.shape[0] != V or uv.shape[-1] != 2:
         raise ValueError(f"uv must be (V={V}, ..., 2); got {uv.shape}")
     w = np.ones(uv.shape[:-1]) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = np.where(np.isfinite(uv).all(-1), w, 0.0)
     # Condition the homogeneous system: world coordinates are scaled so that the camera centres lie
     # at distance ~1 (Hartley-style normalisation), and solved there.
     unit = (float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0) if conditioning else 1.0
-    xys, Ps = [], []
-    for v, cam in enumerate(cameras):
-        if distortion:
-            xys.append(undistort(np.nan_to_num(uv[v]), cam))
-            Ps.append(np.hstack([cam.R, cam.t[:, None] / unit]))     # normalised camera, scaled world
-        else:
-            xys.append(np.nan_to_num(uv[v]))
-            Ps.append(cam.K @ np.hstack([cam.R, cam.t[:, None] / unit]))
+    Ps = [np.hstack([c.R, c.t[:, None] / unit]) if distortion else c.K @ np.hstack([c.R, c.t[:, None] / unit])
+          for c in cameras]                                   # normalised cameras when undistorting
+    xy = np.stack([undistort(uv[v], c) for v, c in enumerate(cameras)]) if distortion else uv
     from . import _dlt_kernel
 
-    enough = ((w > 0).sum(0) >= 2)[..., None]
     if backend == "numba" or (backend == "auto" and _dlt_kernel.available()):
         shape = uv.shape[1:-1]
-        pts = _dlt_kernel.dlt_points(np.stack(xys).reshape(V, -1, 2), w.reshape(V, -1), np.stack(Ps), conditioning)
-        return np.where(enough, pts.reshape(shape + (3,)) * unit, np.nan)
+        w = np.broadcast_to(w, uv.shape[:-1])
+        pts = _dlt_kernel.dlt_points(xy.reshape(V, -1, 2), w.reshape(V, -1), np.stack(Ps), conditioning)
+        return pts.reshape(shape + (3,)) * unit
+    w = np.where(np.isfinite(xy).all(-1), w, 0.0)
+    enough = ((w > 0).sum(0) >= 2)[..., None]
+    xys = np.nan_to_num(xy)
     rows = []
     for v in range(V):
-        xy, P = xys[v], Ps[v]
-        wv = w[v][..., None]
-        rows.append(wv * (xy[..., 0:1] * P[2] - P[0]))
-        rows.append(wv * (xy[..., 1:2] * P[2] - P[1]))
+        P, wv = Ps[v], w[v][..., None]
+        rows.append(wv * (xys[v, ..., 0:1] * P[2] - P[0]))
+        rows.append(wv * (xys[v, ..., 1:2] * P[2] - P[1]))
     A = np.stack(rows, axis=-2)                               # (..., 2V, 4)
     if conditioning:
         scale = np.linalg.norm(A, axis=-1, keepdims=True)     # row equilibration

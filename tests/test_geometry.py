@@ -72,8 +72,33 @@ def test_dlt_backends_agree():
     uv = np.stack([project(X, c) for c in cams]) + rng.normal(scale=2.0, size=(4, 30, 7, 2))
     w = rng.uniform(0.2, 1.0, size=uv.shape[:-1])
     w[0, 0, 0] = w[1, 0, 0] = w[2, 0, 0] = 0.0                 # one view left: NaN in both
+    uv[0, 0, 1] = np.nan                                      # unseen in view 0: three views left
+    uv[1:, 0, 2] = np.nan                                     # seen by view 0 only: NaN
     for cond in (True, False):
         a = triangulate_dlt(uv, cams, w, conditioning=cond, backend="numba")
         b = triangulate_dlt(uv, cams, w, conditioning=cond, backend="numpy")
         assert np.isnan(a[0, 0]).all() and np.isnan(b[0, 0]).all()
-        assert np.nanmax(np.abs(a - b)) < 1e-6   # mm
+        assert np.isnan(a[0, 2]).all() and np.isfinite(a[0, 1]).all()
+        assert np.array_equal(np.isnan(a), np.isnan(b))
+        assert np.nanmax(np.abs(a - b)) < 1e-9   # mm
+
+
+def test_dlt_kernel_fallback_matches_svd():
+    """The Jacobi-SVD fallback (forced with iters=0) and the inverse iteration agree with numpy's SVD."""
+    from simspine_hub import _dlt_kernel
+
+    cams = list(builtin_cameras("S9").values())
+    rng = np.random.default_rng(4)
+    X = rng.normal(scale=400, size=(500, 3)) + [0, 0, 900]
+    uv = np.stack([project(X, c, distortion=False) for c in cams]) + rng.normal(scale=3.0, size=(4, 500, 2))
+    w = rng.uniform(0.2, 1.0, size=(4, 500))
+    P = np.stack([c.P for c in cams])
+    A = np.concatenate([w[..., None] * (uv[..., 0:1] * P[:, None, 2] - P[:, None, 0]),
+                        w[..., None] * (uv[..., 1:2] * P[:, None, 2] - P[:, None, 1])], axis=0)
+    v = np.linalg.svd(np.moveaxis(A, 0, 1))[2][:, -1]         # (500, 4) null vectors of the 8 x 4 systems
+    ref = v[:, :3] / v[:, 3:]
+    for iters in (0, 30):
+        assert np.abs(_dlt_kernel.dlt_points(uv, w, P, False, iters=iters) - ref).max() < 1e-8   # mm
+    exact = np.stack([project(X, c, distortion=False) for c in cams])     # zero residual: R[3, 3] ~ 0
+    for iters in (0, 30):
+        assert np.abs(_dlt_kernel.dlt_points(exact, w, P, False, iters=iters) - X).max() < 1e-6   # mm
