@@ -109,13 +109,13 @@ def _frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, float 
 
 def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxes: dict | None = None,
                   detector: Callable[[np.ndarray], np.ndarray] | None = None, flip_test: bool = False,
-                  smooth: bool = True, lifter=None, progress: bool = True) -> dict:
+                  smooth: bool = True, lifter=None, progress: bool = True, batch_frames: int = 8) -> dict:
     """Run a 2D model (and optionally a lifter) on ``source``; write JSON and overlays under ``out``.
 
+    Frames go through the model ``batch_frames`` at a time (all their person crops in one batch), which is
+    what keeps a CPU busy; smoothing and writing stay in frame order.
     Returns a summary {frames, people, json_dir, overlay, plot_3d}.
     """
-    import cv2
-
     from .models.processing import PoseImageProcessor
 
     source, out = Path(source), Path(out)
@@ -124,10 +124,18 @@ def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxe
     is_video = fps is not None
     json_dir = out / (source.stem if is_video else "json")
     json_dir.mkdir(parents=True, exist_ok=True)
-    euro = OneEuroFilter(fps) if (is_video and smooth) else None
-    writer, tmp_video, summary = None, None, {"frames": 0, "people": 0, "json_dir": str(json_dir)}
-    last = None
-    for name, img in tqdm(frames, total=n, desc="infer", unit="frame", disable=not progress):
+    sink = _Sink(out, source, json_dir, fps, OneEuroFilter(fps) if (is_video and smooth) else None)
+    chunk: list[tuple[str, np.ndarray, np.ndarray]] = []
+    bar = tqdm(total=n, desc="infer", unit="frame", disable=not progress)
+
+    def flush():
+        kp, sc, owner = proc.predict(model, [c[1] for c in chunk], [c[2] for c in chunk], flip_test=flip_test)
+        for i, (name, img, _) in enumerate(chunk):
+            sink.write(name, img, kp[owner == i], sc[owner == i])
+        bar.update(len(chunk))
+        chunk.clear()
+
+    for name, img in frames:
         h, w = img.shape[:2]
         if boxes is not None:
             bx = np.asarray(boxes.get(name, boxes.get(Path(name).stem, [])), dtype=np.float64).reshape(-1, 4)
@@ -135,31 +143,55 @@ def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxe
             bx = np.asarray(detector(img), dtype=np.float64).reshape(-1, 4)
         else:
             bx = np.array([[0.0, 0.0, w, h]])
-        kp, sc, _ = proc.predict(model, [img], [bx], flip_test=flip_test)
-        if euro is not None and len(kp) == 1:
-            kp = euro(kp[0])[None]
+        chunk.append((name, img, bx))
+        if len(chunk) >= batch_frames:
+            flush()
+    if chunk:
+        flush()
+    bar.close()
+    summary = sink.close()
+    if lifter is not None and sink.last is not None and len(sink.last[1]):
+        summary["plot_3d"] = str(_lift_and_plot(lifter, sink.last, out / "lifted_3d.png"))
+    return summary
+
+
+class _Sink:
+    """Writes one frame's results in order: OpenPose JSON, overlay PNG or MP4 frame (atomic files)."""
+
+    def __init__(self, out: Path, source: Path, json_dir: Path, fps: float | None, euro: OneEuroFilter | None):
+        self.out, self.source, self.json_dir, self.fps, self.euro = out, source, json_dir, fps, euro
+        self.writer, self.tmp_video, self.last = None, None, None
+        self.summary = {"frames": 0, "people": 0, "json_dir": str(json_dir)}
+
+    def write(self, name: str, img: np.ndarray, kp: np.ndarray, sc: np.ndarray) -> None:
+        import cv2
+
+        is_video = self.fps is not None
+        if self.euro is not None and len(kp) == 1:
+            kp = self.euro(kp[0])[None]
         stem = f"{int(name):06d}" if is_video else Path(name).stem
-        write_text(json_dir / f"{stem}.json", json.dumps(openpose_json(kp, sc)))
+        write_text(self.json_dir / f"{stem}.json", json.dumps(openpose_json(kp, sc)))
         overlay = draw_overlay(img, kp, sc)
         if is_video:
-            if writer is None:
-                tmp_video = out / f".{source.stem}_overlay.part.mp4"
-                writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-            writer.write(overlay)
+            if self.writer is None:
+                h, w = img.shape[:2]
+                self.tmp_video = self.out / f".{self.source.stem}_overlay.part.mp4"
+                self.writer = cv2.VideoWriter(str(self.tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            self.writer.write(overlay)
         else:
-            with atomic_path(out / f"{Path(name).stem}_overlay.png") as tmp:
+            with atomic_path(self.out / f"{Path(name).stem}_overlay.png") as tmp:
                 cv2.imwrite(str(tmp), overlay)
-        summary["frames"] += 1
-        summary["people"] += len(kp)
-        last = (img, kp, sc)
-    if writer is not None:
-        writer.release()
-        final = out / f"{source.stem}_overlay.mp4"
-        os.replace(tmp_video, final)
-        summary["overlay"] = str(final)
-    if lifter is not None and last is not None and len(last[1]):
-        summary["plot_3d"] = str(_lift_and_plot(lifter, last, out / "lifted_3d.png"))
-    return summary
+        self.summary["frames"] += 1
+        self.summary["people"] += len(kp)
+        self.last = (img, kp, sc)
+
+    def close(self) -> dict:
+        if self.writer is not None:
+            self.writer.release()
+            final = self.out / f"{self.source.stem}_overlay.mp4"
+            os.replace(self.tmp_video, final)
+            self.summary["overlay"] = str(final)
+        return self.summary
 
 
 def _lift_and_plot(lifter, last, path: Path) -> Path:

@@ -83,3 +83,84 @@ def test_convert_tool_writes_a_loadable_folder(tmp_path):
     with torch.no_grad():
         diff = (again(x).simcc_x - model(x).simcc_x).abs().max()
     assert diff < 1e-4, diff
+
+
+def _vitpose_small():
+    """ViTPose with 2 layers of width 64 (the key layout of ViTPose-b, fast to run)."""
+    torch.manual_seed(0)
+    m = create_model("vitpose-b", num_hidden_layers=2, hidden_size=64, num_attention_heads=4).eval()
+    for p in m.parameters():
+        p.data.normal_(0, 0.1)          # non-zero position embeddings, biases, LayerNorm affine
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+    return m
+
+
+@pytest.mark.parametrize("style", ["mmpose", "original"])
+def test_vitpose_pth_round_trip(style, tmp_path):
+    """mmpose 1.x (fused qkv, ffn.layers, (1, P, C) pos_embed) and original-ViTPose names convert back exactly."""
+    model = _vitpose_small()
+    sd = ours_to_mmpose(model.state_dict(), "vitpose", style=style)
+    block = "backbone.blocks.0" if style == "original" else "backbone.layers.0"
+    assert sd[f"{block}.attn.qkv.weight"].shape == (192, 64)
+    assert sd["backbone.pos_embed"].shape[1] == (193 if style == "original" else 192)
+    torch.save({"state_dict": sd, "meta": {"epoch": 210}}, tmp_path / "vitpose.pth")
+    fresh = create_model("vitpose-b", num_hidden_layers=2, hidden_size=64, num_attention_heads=4).eval()
+    load_converted(fresh, load_mmpose_checkpoint(tmp_path / "vitpose.pth", "vitpose"), "pth")
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        assert (fresh(pixel_values=x).heatmaps - model(pixel_values=x).heatmaps).abs().max() < 1e-5
+
+
+def test_vitpose_onnx_matches_onnxruntime(tmp_path):
+    import onnxruntime as ort
+
+    model = _vitpose_small()
+    x = torch.randn(2, 3, 256, 192)
+    torch.onnx.export(model, (x,), str(tmp_path / "v.onnx"), input_names=["pixel_values"], dynamo=False)
+    fresh = create_model("vitpose-b", num_hidden_layers=2, hidden_size=64, num_attention_heads=4).eval()
+    load_converted(fresh, onnx_to_ours(tmp_path / "v.onnx", fresh), "onnx")
+    ref = ort.InferenceSession(str(tmp_path / "v.onnx"), providers=["CPUExecutionProvider"]).run(None, {"pixel_values": x.numpy()})[0]
+    with torch.no_grad():
+        assert (fresh(pixel_values=x).heatmaps - torch.from_numpy(ref)).abs().max() < 1e-4
+
+
+def test_lifter_pth_with_stats_round_trip(tmp_path):
+    """The Martinez PyTorch-port layout (w1, linear_stages.N, w2) + an .npz of statistics -> a self-contained
+    model; a checkpoint for another keypoint set fails with the variant named."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = create_model("lifter-spine15").eval()
+    k = model.config.num_inputs
+    stats = {"mean_2d": torch.randn(k, 2) * 0.1, "std_2d": torch.rand(k, 2) + 0.5,
+             "mean_3d": torch.randn(k - 1, 3) * 100, "std_3d": torch.rand(k - 1, 3) * 100 + 50}
+    for name, v in stats.items():
+        getattr(model, name).copy_(v)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm1d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+    sd = ours_to_mmpose(model.state_dict(), "lifter")
+    assert "linear_stages.1.batch_norm2.running_var" in sd and "mean_2d" not in sd
+    torch.save({"epoch": 200, "err": 45.5, "state_dict": sd}, tmp_path / "ckpt_best.pth.tar")
+    np.savez(tmp_path / "stats.npz", **{n: v.numpy() for n, v in stats.items()})
+    res = subprocess.run([sys.executable, "tools/convert_checkpoint.py", "--model", "lifter-spine15", "--checkpoint",
+                          str(tmp_path / "ckpt_best.pth.tar"), "--stats", str(tmp_path / "stats.npz"),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    from transformers import AutoModel
+
+    again = AutoModel.from_pretrained(tmp_path / "out").eval()
+    x = torch.randn(8, k, 2) * 0.3
+    with torch.no_grad():
+        assert torch.allclose(again(x).keypoints_3d, model(x).keypoints_3d, atol=1e-4)
+    res = subprocess.run([sys.executable, "tools/convert_checkpoint.py", "--model", "lifter-full37", "--checkpoint",
+                          str(tmp_path / "ckpt_best.pth.tar"), "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "do not fit the model's config" in res.stderr and not (tmp_path / "bad").exists()

@@ -155,3 +155,34 @@ def test_flip_test_is_self_consistent_on_a_symmetric_model():
     plain, _ = proc._forward(Fake(), x)
     flipped, _ = proc._forward(Fake(), x.flip(-1), flipped=True)
     assert np.allclose(plain, flipped) and np.allclose(plain[0], crop_kp)
+
+
+def test_inference_model_matches_eager():
+    """InferenceModel (BN folded, channels-last, torch.compile with freezing) == eager to float32 rounding;
+    bf16 autocast stays within a few percent of the output range and decodes to nearby keypoints."""
+    import copy
+
+    from simspine_hub.models import InferenceModel
+
+    torch.manual_seed(0)
+    model = create_model("spinepose-s").eval()
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        ref = model(pixel_values=x)
+    fast = InferenceModel(copy.deepcopy(model))
+    out = fast(pixel_values=x)
+    span = float(ref.simcc_x.max() - ref.simcc_x.min())
+    assert out.simcc_x.dtype == torch.float32 and out.simcc_x.shape == ref.simcc_x.shape
+    assert float((out.simcc_x - ref.simcc_x).abs().max()) < 1e-4 * span
+    low = InferenceModel(copy.deepcopy(model), compile=False, bf16=True)(pixel_values=x)
+    assert float((low.simcc_y - ref.simcc_y).abs().max()) < 5e-2 * span
+    proc = PoseImageProcessor.from_config(model.config)
+    img = np.random.default_rng(0).integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+    boxes = [np.array([[100.0, 50.0, 200.0, 380.0]])]
+    kp_ref, _, _ = proc.predict(model, [img], boxes)
+    kp_fast, _, _ = proc.predict(fast, [img], boxes)
+    assert np.abs(kp_fast - kp_ref).max() < 0.5      # px

@@ -4,12 +4,16 @@ and on a GPU when one is available (batch sizes, fp32 / fp16 / bf16).
     python tools/bench_models.py [--cpu-only] [--gpu-only] [--seconds 3]
 
 The anchor is ONNX Runtime running the ONNX export of the same weights (the path spinepose uses); the
-ratio printed is ours / ONNX Runtime (goal >= 1 on CPU). Random weights: speed does not depend on them.
+ratio printed is ours / ONNX Runtime (goal >= 1 on CPU). Ours: eager, eager with BatchNorm folded, and
+``InferenceModel`` (torch.compile with inductor freezing, channels-last; compiling takes ~20 s per model and
+shape, not timed), in fp32; and ``InferenceModel`` with bf16 autocast, with its deviation from fp32.
+Random weights: speed does not depend on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import shutil
 import tempfile
 import time
@@ -19,7 +23,7 @@ from pathlib import Path
 import torch
 
 from simspine_hub.models import create_model
-from simspine_hub.models._base import fuse_conv_bn
+from simspine_hub.models._base import InferenceModel, fuse_conv_bn
 
 warnings.simplefilter("ignore")
 
@@ -33,31 +37,44 @@ def _rate(fn, n_items: int, seconds: float) -> float:
     return n * n_items / (time.perf_counter() - t0)
 
 
-def cpu(seconds: float) -> None:
+def cpu(seconds: float, batches: tuple[int, ...]) -> None:
     import onnxruntime as ort
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_models_"))
     print(f"CPU ({torch.get_num_threads()} threads), torch {torch.__version__}, onnxruntime {ort.__version__}")
-    print(f"{'model':<16}{'batch':>6}{'torch eager':>14}{'torch fused':>14}{'onnxruntime':>14}{'ratio':>8}")
-    cases = [(n, "pixel_values", torch.randn(8, 3, 256, 192), "crops/s") for n in ("spinepose-s", "spinepose-m", "spinepose-l")]
-    cases += [("lifter-full37", "keypoints_2d", torch.randn(1024, 37, 2), "frames/s")]
-    for name, arg, x, unit in cases:
+    print("columns (items/s): torch eager | eager, BN folded + channels-last | InferenceModel (torch.compile, inductor"
+          " freezing) | ONNX Runtime (default session) | ratio = best torch fp32 / ONNX Runtime | InferenceModel"
+          " bf16 autocast, its ratio and max |bf16 - fp32| of the outputs relative to their range")
+    print(f"{'model':<15}{'batch':>6}{'eager':>9}{'folded':>9}{'compiled':>10}{'onnxrt':>9}{'ratio':>7}"
+          f"{'bf16':>9}{'ratio':>7}{'rel.dev':>9}")
+    cases = [(n, "pixel_values", (3, 256, 192)) for n in ("spinepose-s", "spinepose-m", "spinepose-l")]
+    cases += [("lifter-full37", "keypoints_2d", (37, 2))]
+    for name, arg, shape in cases:
+        torch._dynamo.reset()                     # fresh compile cache per model (no recompile-limit fallback)
         model = create_model(name).eval()
         path = tmp / f"{name}.onnx"
-        torch.onnx.export(model, (x,), str(path), input_names=[arg], dynamic_axes={arg: {0: "b"}}, dynamo=False)
+        torch.onnx.export(model, (torch.randn(2, *shape),), str(path), input_names=[arg],
+                          dynamic_axes={arg: {0: "b"}}, dynamo=False)
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        fast, fast16 = InferenceModel(copy.deepcopy(model)), InferenceModel(copy.deepcopy(model), bf16=True)
+        folded = InferenceModel(copy.deepcopy(model), compile=False)
+        for batch in (batches if arg == "pixel_values" else (1024,)):
+            x = torch.randn(batch, *shape)
 
-        def run_torch():
-            with torch.inference_mode():
-                model(**{arg: x})
+            def run_eager():
+                with torch.inference_mode():
+                    model(**{arg: x})
 
-        eager = _rate(run_torch, len(x), seconds)
-        fuse_conv_bn(model)                       # BatchNorm folded into the convs (inference only)
-        fused = _rate(run_torch, len(x), seconds)
-        theirs = _rate(lambda: sess.run(None, {arg: x.numpy()}), len(x), seconds)
-        best = max(eager, fused)
-        print(f"{name:<16}{len(x):>6}{eager:>12,.1f} {unit[0]}{fused:>12,.1f} {unit[0]}{theirs:>12,.1f} {unit[0]}"
-              f"{best / theirs:>7.2f}x   ({unit}; ratio = best torch / onnxruntime)")
+            r_eager = _rate(run_eager, batch, seconds)
+            r_folded = _rate(lambda: folded(**{arg: x}), batch, seconds)
+            r_fast = _rate(lambda: fast(**{arg: x}), batch, seconds)
+            r_ort = _rate(lambda: sess.run(None, {arg: x.numpy()}), batch, seconds)
+            r_16 = _rate(lambda: fast16(**{arg: x}), batch, seconds)
+            ref, low = fast(**{arg: x}), fast16(**{arg: x})
+            dev = max(float((low[k] - ref[k]).abs().max() / (ref[k].max() - ref[k].min())) for k in ref.keys())
+            best = max(r_eager, r_folded, r_fast)
+            print(f"{name:<15}{batch:>6}{r_eager:>9,.1f}{r_folded:>9,.1f}{r_fast:>10,.1f}{r_ort:>9,.1f}"
+                  f"{best / r_ort:>6.2f}x{r_16:>9,.1f}{r_16 / r_ort:>6.2f}x{dev:>9.1e}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -95,9 +112,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-only", action="store_true")
     ap.add_argument("--gpu-only", action="store_true")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="CPU batch sizes for the 2D models")
     args = ap.parse_args(argv)
     if not args.gpu_only:
-        cpu(args.seconds)
+        cpu(args.seconds, tuple(args.batches))
     if not args.cpu_only:
         gpu(args.seconds)
     return 0

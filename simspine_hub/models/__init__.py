@@ -8,7 +8,15 @@ imported after ``import simspine_hub``, see :mod:`simspine_hub._autoreg`), ``tra
 
 from __future__ import annotations
 
-__all__ = ["create_model", "list_models", "register_auto", "MODEL_FAMILIES"]
+__all__ = ["create_model", "list_models", "register_auto", "MODEL_FAMILIES", "InferenceModel"]
+
+
+def __getattr__(name: str):
+    if name == "InferenceModel":          # lazily: keeps ``import simspine_hub.models`` free of torch
+        from ._base import InferenceModel
+
+        return InferenceModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: name -> (module, config class, model class, variants dict name)
 MODEL_FAMILIES = {

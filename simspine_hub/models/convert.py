@@ -7,8 +7,22 @@ mmpose ``.pth`` state dicts (loaded with ``torch.load(weights_only=True)``, neve
       already ours. ``data_preprocessor.*`` and loss buffers are dropped.
     * HRNet: ``backbone.*`` keeps the original HRNet names that timm uses; ``keypoint_head.final_layer`` or
       ``head.final_layer`` become ``head.final_layer``.
-ONNX files (as ``torch.onnx.export`` and spinepose write them) for SpinePose/RTMPose, HRNet and the lifter
-(ViTPose is not covered: transformers ships its own conversion for the original ViTPose checkpoints)
+    * ViTPose (transformers' ``VitPoseForPoseEstimation``), from mmpose 1.x (mmpretrain ``VisionTransformer`` +
+      ``HeatmapHead``) or from the original ViTPose repository (mmpose 0.x ``ViT`` + ``TopdownHeatmapSimpleHead``):
+      ``backbone.patch_embed.projection|proj`` -> ``backbone.embeddings.patch_embeddings.projection``;
+      ``backbone.layers.N|blocks.N``: ``ln1|norm1`` -> ``layernorm_before``, ``ln2|norm2`` -> ``layernorm_after``,
+      ``attn.qkv`` (3C x C, rows q, k, v) -> ``attention.attention.query/key/value``, ``attn.proj`` ->
+      ``attention.output.dense``, ``ffn.layers.0.0|mlp.fc1`` -> ``mlp.fc1``, ``ffn.layers.1|mlp.fc2`` -> ``mlp.fc2``;
+      ``backbone.ln1|last_norm`` -> ``backbone.layernorm``; ``(keypoint_)head.deconv_layers.0/1/3/4`` ->
+      ``head.deconv1/batchnorm1/deconv2/batchnorm2``, ``final_layer`` -> ``head.conv``. Position embeddings:
+      transformers adds ``pos[:, 1:] + pos[:, :1]`` as the original ViTPose does, so its (1, 1 + P, C) table is
+      copied; mmpose 1.x (``with_cls_token=False``) saves (1, P, C) patch rows only, which become rows 1: under a
+      zero class row.
+    * SimpleBaseline3D lifter, from the PyTorch port of Martinez et al. (``LinearModel``: ``w1``, ``batch_norm1``,
+      ``linear_stages.N.{w1,batch_norm1,w2,batch_norm2}``, ``w2``) -> ``inp.0/inp.1``,
+      ``blocks.N.net.{0.0,0.1,1.0,1.1}``, ``out``. Its standardisation statistics live outside that state dict:
+      pass them (``mean_2d``, ``std_2d``, ``mean_3d``, ``std_3d`` arrays) or the model keeps identity statistics.
+ONNX files (as ``torch.onnx.export`` and spinepose write them) for every family
     Parameters are found by name: an initializer named like one of our keys is copied; other nodes
     (BatchNormalization, Conv, then anything else, e.g. a MatMul holding a transposed Linear weight) are
     matched by the module scope in their node name (``/stem/stem.0/bn/...``) against our module names. A Conv whose BatchNormalization was folded into it by the exporter is loaded
@@ -46,13 +60,84 @@ def mmpose_to_ours(state: dict, family: str) -> dict:
                 out[k] = v
             elif k.startswith(("keypoint_head.final_layer", "head.final_layer")):
                 out["head.final_layer" + k.split("final_layer", 1)[1]] = v
+    elif family == "vitpose":
+        out = _vitpose_to_ours(state)
+    elif family == "lifter":
+        out = {_rename(k, _LIFTER_RULES): v for k, v in state.items()}
     else:
-        raise ValueError(f"no mmpose key mapping for family {family!r}; supported: spinepose, hrnet")
+        raise ValueError(f"no mmpose key mapping for family {family!r}; supported: {', '.join(FAMILIES)}")
     return {k: v for k, v in out.items() if not _DROP.match(k)}
 
 
-def ours_to_mmpose(state: dict, family: str) -> dict:
-    """Inverse mapping (our names -> mmpose's), used to prove the conversion on checkpoints we make."""
+FAMILIES = ("spinepose", "hrnet", "vitpose", "lifter")
+
+# (pattern, replacement) applied in order, first match wins; names not matched are kept.
+_VITPOSE_RULES = [
+    (r"^backbone\.patch_embed\.(projection|proj)\.", "backbone.embeddings.patch_embeddings.projection."),
+    (r"^backbone\.(?:layers|blocks)\.(\d+)\.(?:ln1|norm1)\.", r"backbone.encoder.layer.\1.layernorm_before."),
+    (r"^backbone\.(?:layers|blocks)\.(\d+)\.(?:ln2|norm2)\.", r"backbone.encoder.layer.\1.layernorm_after."),
+    (r"^backbone\.(?:layers|blocks)\.(\d+)\.attn\.proj\.", r"backbone.encoder.layer.\1.attention.output.dense."),
+    (r"^backbone\.layers\.(\d+)\.ffn\.layers\.0\.0\.", r"backbone.encoder.layer.\1.mlp.fc1."),
+    (r"^backbone\.layers\.(\d+)\.ffn\.layers\.1\.", r"backbone.encoder.layer.\1.mlp.fc2."),
+    (r"^backbone\.blocks\.(\d+)\.mlp\.fc([12])\.", r"backbone.encoder.layer.\1.mlp.fc\2."),
+    (r"^backbone\.(?:ln1|last_norm)\.", "backbone.layernorm."),
+    (r"^(?:keypoint_)?head\.deconv_layers\.0\.", "head.deconv1."),
+    (r"^(?:keypoint_)?head\.deconv_layers\.1\.", "head.batchnorm1."),
+    (r"^(?:keypoint_)?head\.deconv_layers\.3\.", "head.deconv2."),
+    (r"^(?:keypoint_)?head\.deconv_layers\.4\.", "head.batchnorm2."),
+    (r"^(?:keypoint_)?head\.final_layer\.", "head.conv."),
+]
+_LIFTER_RULES = [
+    (r"^w1\.", "inp.0."),
+    (r"^batch_norm1\.", "inp.1."),
+    (r"^linear_stages\.(\d+)\.w1\.", r"blocks.\1.net.0.0."),
+    (r"^linear_stages\.(\d+)\.batch_norm1\.", r"blocks.\1.net.0.1."),
+    (r"^linear_stages\.(\d+)\.w2\.", r"blocks.\1.net.1.0."),
+    (r"^linear_stages\.(\d+)\.batch_norm2\.", r"blocks.\1.net.1.1."),
+    (r"^w2\.", "out."),
+]
+
+
+def _rename(key: str, rules) -> str:
+    for pattern, repl in rules:
+        new, n = re.subn(pattern, repl, key)
+        if n:
+            return new
+    return key
+
+
+def _vitpose_to_ours(state: dict) -> dict:
+    out = {}
+    original = any(k.startswith("backbone.blocks.") for k in state)   # original ViTPose repo vs mmpose 1.x
+    for k, v in state.items():
+        m = re.match(r"^backbone\.(?:layers|blocks)\.(\d+)\.attn\.qkv\.(weight|bias)$", k)
+        if m:
+            for part, name in zip(v.chunk(3, dim=0), ("query", "key", "value")):
+                out[f"backbone.encoder.layer.{m.group(1)}.attention.attention.{name}.{m.group(2)}"] = part.clone()
+        elif k == "backbone.pos_embed":
+            if original:
+                out["backbone.embeddings.position_embeddings"] = v
+            else:
+                out["backbone.embeddings.position_embeddings"] = torch.cat([torch.zeros_like(v[:, :1]), v], 1)
+        elif k != "backbone.cls_token":
+            out[_rename(k, _VITPOSE_RULES)] = v
+    return out
+
+
+def ours_to_mmpose(state: dict, family: str, style: str = "mmpose") -> dict:
+    """Inverse mapping (our names -> mmpose's), used to prove the conversion on checkpoints we make.
+
+    ``style`` (ViTPose only): ``"mmpose"`` (mmpose 1.x / mmpretrain names) or ``"original"`` (ViTPose repo).
+    """
+    if family == "vitpose":
+        return _vitpose_from_ours(state, style)
+    if family == "lifter":
+        inverse = [(r"^inp\.0\.", "w1."), (r"^inp\.1\.", "batch_norm1."),
+                   (r"^blocks\.(\d+)\.net\.0\.0\.", r"linear_stages.\1.w1."),
+                   (r"^blocks\.(\d+)\.net\.0\.1\.", r"linear_stages.\1.batch_norm1."),
+                   (r"^blocks\.(\d+)\.net\.1\.0\.", r"linear_stages.\1.w2."),
+                   (r"^blocks\.(\d+)\.net\.1\.1\.", r"linear_stages.\1.batch_norm2."), (r"^out\.", "w2.")]
+        return {_rename(k, inverse): v for k, v in state.items() if not k.endswith(("_2d", "_3d"))}
     out = {}
     for k, v in state.items():
         if family == "spinepose" and k.startswith("backbone.stages."):
@@ -60,6 +145,39 @@ def ours_to_mmpose(state: dict, family: str) -> dict:
         if family == "hrnet" and k.startswith("head."):
             k = "keypoint_" + k
         out[k] = v
+    return out
+
+
+def _vitpose_from_ours(state: dict, style: str) -> dict:
+    if style not in ("mmpose", "original"):
+        raise ValueError(f"style must be 'mmpose' or 'original', got {style!r}")
+    o = style == "original"
+    layer = "backbone.blocks" if o else "backbone.layers"
+    names = {"layernorm_before": "norm1" if o else "ln1", "layernorm_after": "norm2" if o else "ln2",
+             "attention.output.dense": "attn.proj", "mlp.fc1": "mlp.fc1" if o else "ffn.layers.0.0",
+             "mlp.fc2": "mlp.fc2" if o else "ffn.layers.1"}
+    head = "keypoint_head" if o else "head"
+    fixed = {"backbone.embeddings.patch_embeddings.projection": "backbone.patch_embed." + ("proj" if o else "projection"),
+             "backbone.layernorm": "backbone." + ("last_norm" if o else "ln1"),
+             "head.deconv1": f"{head}.deconv_layers.0", "head.batchnorm1": f"{head}.deconv_layers.1",
+             "head.deconv2": f"{head}.deconv_layers.3", "head.batchnorm2": f"{head}.deconv_layers.4",
+             "head.conv": f"{head}.final_layer"}
+    out, qkv = {}, {}
+    for k, v in state.items():
+        mod, _, leaf = k.rpartition(".")
+        m = re.match(r"^backbone\.encoder\.layer\.(\d+)\.(.+)$", mod)
+        if k == "backbone.embeddings.position_embeddings":
+            out["backbone.pos_embed"] = v.clone() if o else v[:, 1:] + v[:, :1]
+        elif m and m.group(2).startswith("attention.attention."):
+            qkv.setdefault((m.group(1), leaf), {})[m.group(2).rsplit(".", 1)[1]] = v
+        elif m:
+            out[f"{layer}.{m.group(1)}.{names[m.group(2)]}.{leaf}"] = v
+        elif mod in fixed:
+            out[f"{fixed[mod]}.{leaf}"] = v
+        else:
+            out[k] = v
+    for (i, leaf), parts in qkv.items():
+        out[f"{layer}.{i}.attn.qkv.{leaf}"] = torch.cat([parts["query"], parts["key"], parts["value"]], 0)
     return out
 
 
@@ -155,30 +273,29 @@ def onnx_to_ours(path: str | os.PathLike, model: torch.nn.Module) -> dict:
             out[f"{bn}.bias"] = torch.from_numpy(np.array(b))
             out[f"{bn}.running_mean"] = torch.zeros_like(ours[f"{bn}.running_mean"])
             out[f"{bn}.running_var"] = torch.ones_like(ours[f"{bn}.running_var"])
+    for k in ours:  # ViTPose adds pos[:, 1:] + pos[:, :1]; the exporter leaves one or two constants for it
+        if k.endswith("position_embeddings") and k not in out:
+            _position_embeddings(graph, k, ours[k], module_for, resolve, out)
     for node in graph.node:  # anything else (MatMul with a transposed weight, a folded scale): match by shape
         mod = module_for(node)
         if mod is None:
             continue
         todo = [k for k in ours if k.rsplit(".", 1)[0] == mod and k not in out and not k.endswith("num_batches_tracked")]
+        transposed = node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0))
         for inp in node.input:
             arr = resolve(inp)
             if arr is None or not todo:
                 continue
             for k in list(todo):
                 want = tuple(ours[k].shape)
-                if arr.shape == want:
+                if arr.ndim == 2 and transposed and k.endswith("weight") and arr.shape[::-1] == want:
+                    out[k] = torch.from_numpy(np.array(arr.T))        # MatMul / Gemm(transB=0) hold Wᵀ
+                elif arr.shape == want:
                     out[k] = torch.from_numpy(np.array(arr))
                 elif arr.ndim == 2 and arr.shape[::-1] == want:
                     out[k] = torch.from_numpy(np.array(arr.T))
                 elif arr.size == ours[k].numel():
                     out[k] = torch.from_numpy(np.array(arr).reshape(want))
-                elif arr.ndim == len(want) == 3 and arr.shape[0] == want[0] and arr.shape[2] == want[2] \
-                        and arr.shape[1] == want[1] - 1:
-                    # position embeddings with a class-token row folded into the patch rows (ViTPose adds
-                    # pos[:, :1] to every patch): the folded sum goes to the patch rows, the class row to zero
-                    full = np.zeros(want, dtype=arr.dtype)
-                    full[:, 1:] = arr
-                    out[k] = torch.from_numpy(full)
                 else:
                     continue
                 todo.remove(k)
@@ -192,8 +309,37 @@ def onnx_to_ours(path: str | os.PathLike, model: torch.nn.Module) -> dict:
     return out
 
 
+def _attr(node, name: str, default):
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _position_embeddings(graph, key: str, like: torch.Tensor, module_for, resolve, out: dict) -> None:
+    """(1, 1 + P, C) table of a model that adds ``pos[:, 1:] + pos[:, :1]``: the constants added in its module
+    ((1, P, C) patch rows, (1, 1, C) class row, or their folded sum) are summed into rows 1:, class row 0."""
+    mod = key.rsplit(".", 1)[0]
+    _, n, c = like.shape
+    parts = [resolve(i) for node in graph.node if node.op_type == "Add" and module_for(node) == mod
+             for i in node.input]
+    parts = [a for a in parts if a is not None and a.shape in ((1, n - 1, c), (1, 1, c), (n - 1, c), (1, c))]
+    if parts:
+        full = np.zeros(like.shape, dtype=np.float32)
+        full[:, 1:] = sum(np.asarray(a, dtype=np.float32).reshape(1, -1, c) for a in parts)
+        out[key] = torch.from_numpy(full)
+
+
 def load_converted(model: torch.nn.Module, state: dict, source: str) -> torch.nn.Module:
     """Load converted tensors into ``model`` strictly (num_batches_tracked may be absent)."""
+    ours = model.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} (model {tuple(ours[k].shape)})" for k, v in state.items()
+             if k in ours and tuple(v.shape) != tuple(ours[k].shape)]
+    if wrong:
+        raise ValueError(f"{source}: {len(wrong)} tensors do not fit the model's config, e.g. {wrong[:3]}; "
+                         "pick the variant the checkpoint was trained as (--model) or adjust its config")
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:

@@ -101,7 +101,7 @@ class SimpleBaseline3D(SimspinePreTrainedModel):
     def forward(self, keypoints_2d: torch.Tensor, **kwargs) -> LifterOutput:
         """keypoints_2d: (B, K, 2) camera-normalised 2D -> (B, K, 3) root-relative mm."""
         x = ((keypoints_2d - self.mean_2d) / self.std_2d).flatten(1)
-        y = self.out(self.blocks(self.inp(x))).view(len(x), -1, 3) * self.std_3d + self.mean_3d
+        y = self.out(self.blocks(self.inp(x))).reshape(x.shape[0], -1, 3) * self.std_3d + self.mean_3d
         root = torch.zeros_like(y[:, :1])
         return LifterOutput(keypoints_3d=torch.cat([y[:, :self.root_index], root, y[:, self.root_index:]], dim=1))
 

@@ -133,7 +133,7 @@ class PoseImageProcessor:
 
         pixel, info, owner = self.crop(images, boxes)
         outs_kp, outs_sc = [], []
-        dev = next(model.parameters()).device
+        dev = model.device
         for a in range(0, len(pixel), batch_size):
             x = torch.from_numpy(pixel[a:a + batch_size]).to(dev)
             with torch.no_grad():

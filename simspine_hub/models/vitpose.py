@@ -1,4 +1,9 @@
-"""ViTPose-b for 37 keypoints: transformers' own ``VitPoseForPoseEstimation`` (reused, not reimplemented)."""
+"""ViTPose-b for 37 keypoints: transformers' own ``VitPoseForPoseEstimation`` (reused, not reimplemented).
+
+Configured as mmpose's ``td-hm_ViTPose-base_8xb64-210e_coco-256x192`` (the "classic decoder" ViTPose-b):
+ViT-B/16 on 256x192 with patch padding 2, LayerNorm eps 1e-6 (mmpretrain's ViT), two 4x4 deconvolutions
+of 256 channels + BatchNorm + ReLU, then a 1x1 conv to 37 heatmaps at 64x48.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,17 @@ __all__ = ["vitpose_config", "VITPOSE_VARIANTS"]
 VITPOSE_VARIANTS = {"vitpose-b": {"num_labels": 37}}
 
 
-def vitpose_config(num_labels: int = 37, **kwargs):
-    """A ``transformers.VitPoseConfig`` with the ViT-B backbone (256x192 input, 16x16 patches)."""
-    from transformers import VitPoseConfig
+def vitpose_config(num_labels: int = 37, num_hidden_layers: int = 12, hidden_size: int = 768,
+                   num_attention_heads: int = 12, **kwargs):
+    """A ``transformers.VitPoseConfig``: ViT-B backbone (256x192 input, 16x16 patches), classic decoder."""
+    from transformers import VitPoseBackboneConfig, VitPoseConfig
 
-    return VitPoseConfig(num_labels=num_labels, **kwargs)
+    backbone = VitPoseBackboneConfig(num_hidden_layers=num_hidden_layers, hidden_size=hidden_size,
+                                     num_attention_heads=num_attention_heads, mlp_ratio=4,
+                                     out_indices=[num_hidden_layers], layer_norm_eps=1e-6,
+                                     image_size=[256, 192], patch_size=[16, 16])
+    kwargs.setdefault("use_simple_decoder", False)
+    return VitPoseConfig(num_labels=num_labels, backbone_config=backbone, **kwargs)
 
 
 def _register() -> None:
