@@ -37,7 +37,7 @@ def test_image_with_boxes_gives_openpose_json_and_overlay(model_dir, twin_root, 
     (tmp_path / "boxes.json").write_text(json.dumps({"frame.png": [box]}))
     res = subprocess.run([sys.executable, "-m", "simspine_hub", "-q", "infer", str(tmp_path / "frame.png"),
                           "--model", str(model_dir), "--boxes", str(tmp_path / "boxes.json"), "--out", str(tmp_path / "out"),
-                          "--flip-test"], capture_output=True, text=True, timeout=300)
+                          "--flip-test", "--compile"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     doc = json.loads((tmp_path / "out/json/frame.json").read_text())
     kp = np.array(doc["people"][0]["pose_keypoints_2d"]).reshape(37, 3)
