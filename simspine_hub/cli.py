@@ -129,31 +129,51 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _torch_device(name: str):
+    """``--device`` value -> torch.device ("auto": the first CUDA GPU when torch sees one, else the CPU)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r}: not a torch device ({exc}); use auto, cpu, cuda or cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu")
+    return dev
+
+
 def _cmd_infer(args: argparse.Namespace) -> int:
     import json
 
     from transformers import AutoModel
 
-    from .infer import run_inference
+    from .infer import load_person_detector, run_inference
 
     for path in (args.model, args.lifter):
         if path and path.startswith((".", "/", "~")) and not Path(path).expanduser().is_dir():
             raise FileNotFoundError(f"{path}: model folder not found; expected config.json + model.safetensors "
                                     "(save_pretrained or tools/convert_checkpoint.py output), or a hub id")
-    model = AutoModel.from_pretrained(args.model).eval()
+    if args.boxes is not None and args.person_detector is not None:
+        raise ValueError("--boxes and --person-detector: give one source of person boxes, not both")
+    device = _torch_device(args.device)
+    detector = load_person_detector(args.person_detector) if args.person_detector else None
+    model = AutoModel.from_pretrained(args.model).eval().to(device)
     if args.compile or args.bf16:
         from .models._base import InferenceModel
 
         model = InferenceModel(model, compile=args.compile, bf16=args.bf16)
-    lifter = AutoModel.from_pretrained(args.lifter).eval() if args.lifter else None
+    lifter = AutoModel.from_pretrained(args.lifter).eval().to(device) if args.lifter else None
     boxes = None
     if args.boxes is not None:
         try:
             boxes = json.loads(args.boxes.read_text())
         except (OSError, ValueError) as exc:
             raise ValueError(f"{args.boxes}: boxes must be JSON {{image name or frame index: [[x, y, w, h], ...]}} ({exc})") from exc
-    res = run_inference(model, args.input, args.out, boxes=boxes, flip_test=args.flip_test,
+    res = run_inference(model, args.input, args.out, boxes=boxes, detector=detector, flip_test=args.flip_test,
                         smooth=not args.no_smooth, lifter=lifter, progress=not args.quiet)
+    res["device"] = str(device)
     print(json.dumps(res, indent=2))
     return 0
 
@@ -211,12 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--model", required=True, help="a from_pretrained folder or hub id (config.json + model.safetensors)")
     inf.add_argument("--out", type=Path, default=Path("outputs/infer"))
     inf.add_argument("--boxes", type=Path, help="JSON {image name or frame index: [[x, y, w, h], ...]}; default: whole frame")
+    inf.add_argument("--person-detector", metavar="MODULE:CALLABLE",
+                     help="a person detector to import: RGB image (H, W, 3) uint8 -> (n, 4) boxes [x, y, w, h] px")
+    inf.add_argument("--device", default="auto", help="auto (CUDA GPU if torch sees one, else CPU), cpu, cuda or cuda:N")
     inf.add_argument("--flip-test", action="store_true")
     inf.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing on videos")
     inf.add_argument("--lifter", help="a lifter folder: also lift the last frame to 3D and plot it")
     inf.add_argument("--compile", action="store_true",
                      help="torch.compile with inductor freezing (BN folded, channels-last): faster after ~20 s of compiling")
-    inf.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fast on CPUs with AVX512-BF16/AMX; ~1e-2 relative change)")
+    inf.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fast on GPUs and on CPUs with AVX512-BF16/AMX; ~1e-2 relative change)")
     inf.set_defaults(func=_cmd_infer)
 
     lb = sub.add_parser("leaderboard", help="merge results JSON files into one markdown leaderboard")

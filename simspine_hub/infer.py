@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from . import skeleton
 from ._io import atomic_path, write_text
 
-__all__ = ["OneEuroFilter", "run_inference", "openpose_json", "draw_overlay", "IMAGE_SUFFIXES"]
+__all__ = ["OneEuroFilter", "run_inference", "openpose_json", "draw_overlay", "load_person_detector", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _BGR = {"cervical": (180, 105, 255), "thoracic": (255, 140, 60), "lumbar": (75, 180, 60), "body": (200, 200, 200)}
@@ -105,6 +105,27 @@ def _frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, float 
         cap.release()
 
     return gen(), n, fps
+
+
+def load_person_detector(spec: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``"package.module:name"`` -> the callable it names: (H, W, 3) uint8 RGB image -> (n, 4) person boxes
+    [x, y, w, h] in pixels (the module must be importable, e.g. on ``PYTHONPATH``). A class is instantiated
+    once without arguments and its instance called."""
+    import importlib
+    import inspect
+
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"--person-detector {spec!r}: expected 'package.module:callable', e.g. 'mydet:detect'")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--person-detector {spec!r}: cannot import it ({exc}); is the module on PYTHONPATH?") from exc
+    if inspect.isclass(obj):
+        obj = obj()
+    if not callable(obj):
+        raise ValueError(f"--person-detector {spec!r}: {name} is not callable")
+    return obj
 
 
 def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxes: dict | None = None,
@@ -206,9 +227,9 @@ def _lift_and_plot(lifter, last, path: Path) -> Path:
     img, kp, _ = last
     h, w = img.shape[:2]
     ids = list(lifter.config.keypoints)
-    x = normalize_screen(torch.tensor(kp[:1, ids], dtype=torch.float32), w, h)
+    x = normalize_screen(torch.tensor(kp[:1, ids], dtype=torch.float32), w, h).to(lifter.device)
     with torch.no_grad():
-        y = lifter.eval()(keypoints_2d=x).keypoints_3d[0].numpy()          # root-relative mm
+        y = lifter.eval()(keypoints_2d=x).keypoints_3d[0].cpu().numpy()    # root-relative mm
     fig = plt.figure(figsize=(5, 5), dpi=100)
     ax = fig.add_subplot(projection="3d")
     pos = {k: i for i, k in enumerate(ids)}

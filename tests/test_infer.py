@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -76,3 +77,48 @@ def test_bad_input(model_dir, tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"not a video")
     with pytest.raises(FileNotFoundError, match="x.mp4"):
         run_inference(model, tmp_path / "x.mp4", tmp_path / "o", progress=False)
+
+
+def test_person_detector_plugs_in_from_the_command_line(model_dir, twin_root, tmp_path):
+    video = twin_root / "h36m/S9/Videos/Walking 1.58860488.mp4"
+    ok, bgr = cv2.VideoCapture(str(video)).read()
+    assert ok
+    cv2.imwrite(str(tmp_path / "frame.png"), bgr)
+    (tmp_path / "plugdet.py").write_text(
+        "import numpy as np\n"
+        "class TwoPeople:\n"
+        "    def __call__(self, image):\n"
+        "        assert image.ndim == 3 and image.shape[2] == 3\n"
+        "        return np.array([[100.0, 100.0, 200.0, 400.0], [500.0, 150.0, 180.0, 420.0]])\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    res = subprocess.run([sys.executable, "-m", "simspine_hub", "-q", "infer", str(tmp_path / "frame.png"),
+                          "--model", str(model_dir), "--person-detector", "plugdet:TwoPeople", "--device", "cpu",
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "out/json/frame.json").read_text())
+    assert len(doc["people"]) == 2
+    xs = [np.array(p["pose_keypoints_2d"]).reshape(37, 3)[:, 0].mean() for p in doc["people"]]
+    # each person's keypoints lie inside its own padded crop: x in [12.5, 387.5] and [393, 787] px
+    assert xs[0] < 390 < xs[1]
+    bad = subprocess.run([sys.executable, "-m", "simspine_hub", "-q", "infer", str(tmp_path / "frame.png"),
+                          "--model", str(model_dir), "--person-detector", "plugdet", "--out", str(tmp_path / "o2")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert bad.returncode == 2 and "--person-detector 'plugdet'" in bad.stderr and "module:callable" in bad.stderr
+
+
+def test_person_detector_and_device_errors():
+    from simspine_hub.cli import _torch_device
+    from simspine_hub.infer import load_person_detector
+
+    with pytest.raises(ValueError, match="cannot import"):
+        load_person_detector("no_such_module_xyz:detect")
+    with pytest.raises(ValueError, match="not callable"):
+        load_person_detector("math:pi")
+    assert load_person_detector("json:dumps") is json.dumps
+    with pytest.raises(ValueError, match="--device 'gpu7'"):
+        _torch_device("gpu7")
+    assert _torch_device("cpu").type == "cpu"
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            _torch_device("cuda")
+        assert _torch_device("auto").type == "cpu"

@@ -63,13 +63,15 @@ def fuse_conv_bn(model):
 
 
 class InferenceModel:
-    """A model prepared for fast inference: BatchNorm folded into convs, channels-last, ``torch.compile`` with
-    inductor freezing (weights constant-folded and pre-packed for oneDNN), optionally bfloat16 autocast.
+    """A model prepared for fast inference on its device (CPU or CUDA): BatchNorm folded into convs,
+    channels-last, ``torch.compile`` with inductor freezing (weights constant-folded; on CPU pre-packed for
+    oneDNN and called from a C++ wrapper), optionally bfloat16 autocast.
 
-    Takes ownership of ``model`` (modified in place). Call it like the model (e.g. ``pixel_values=`` (B, 3, H, W)
-    float32); outputs come back as float32 in the same ModelOutput; ``config`` is the model's. The first call
-    per input shape compiles (~15-25 s on 2 cores). ``bf16`` uses the CPU's bf16 instructions where present
-    (AVX512-BF16 / AMX; emulated and slow otherwise) and changes outputs at the ~1e-2 relative level.
+    Takes ownership of ``model`` (modified in place; move it to its device first). Call it like the model
+    (e.g. ``pixel_values=`` (B, 3, H, W) float32 on the model's device); outputs come back as float32 in the
+    same ModelOutput; ``config`` and ``device`` are the model's. The first call per input shape compiles
+    (~15-25 s on 2 CPU cores). ``bf16`` uses the CPU's bf16 instructions where present (AVX512-BF16 / AMX;
+    emulated and slow otherwise) or the GPU's tensor cores, and changes outputs at the ~1e-2 relative level.
     """
 
     def __init__(self, model, compile: bool = True, bf16: bool = False):
@@ -93,12 +95,13 @@ class InferenceModel:
 
         args, kwargs = [prep(a) for a in args], {k: prep(v) for k, v in kwargs.items()}
         # inductor reads ``freezing`` when a graph compiles (first call per shape); passing it through
-        # torch.compile(options=...) leaves the conv weights un-packed (re-ordered on every call). The C++
-        # wrapper calls the kernels without Python in between (~10 % at batch 1).
+        # torch.compile(options=...) leaves the conv weights un-packed (re-ordered on every call). On the CPU
+        # the C++ wrapper calls the kernels without Python in between (~10 % at batch 1).
         from torch._inductor import config as inductor_config
 
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16), \
-                inductor_config.patch(freezing=True, cpp_wrapper=True):
+        kind = self.device.type
+        with torch.inference_mode(), torch.autocast(kind, dtype=torch.bfloat16, enabled=self.bf16), \
+                inductor_config.patch(freezing=True, cpp_wrapper=kind == "cpu"):
             out = self._run(*args, **kwargs)
         for k, v in out.items():
             if isinstance(v, torch.Tensor) and v.is_floating_point():
