@@ -186,3 +186,25 @@ def test_inference_model_matches_eager():
     kp_ref, _, _ = proc.predict(model, [img], boxes)
     kp_fast, _, _ = proc.predict(fast, [img], boxes)
     assert np.abs(kp_fast - kp_ref).max() < 0.5      # px
+
+
+def test_fuse_conv_bn_keeps_the_model_dtype_and_device():
+    """Folded convs are created where the originals live (a GPU model stays on the GPU: the fused conv used to be
+    made on the CPU in float32); in float64 the folded model equals the unfolded one to rounding."""
+    import copy
+
+    from simspine_hub.models._base import fuse_conv_bn
+
+    model = create_model("spinepose-s").eval().double()
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+    fused = fuse_conv_bn(copy.deepcopy(model))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert {p.dtype for p in fused.parameters()} == {torch.float64}
+    assert {p.device for p in fused.parameters()} == {p.device for p in model.parameters()}
+    x = torch.randn(1, 3, 256, 192, dtype=torch.float64)
+    with torch.no_grad():
+        a, b = model(pixel_values=x).simcc_x, fused(pixel_values=x).simcc_x
+    assert float((a - b).abs().max()) < 1e-9 * float(a.abs().max())

@@ -53,7 +53,8 @@ def fuse_conv_bn(model):
         with torch.no_grad():
             scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
             fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode,
+                              device=conv.weight.device, dtype=conv.weight.dtype)
             fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
             base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
             fused.bias.copy_((base - bn.running_mean) * scale + bn.bias)
