@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.quiet and args.command in ("demo", "simulate", "evaluate"):   # the commands that build datasets
+    if args.quiet and args.command in ("demo", "evaluate"):   # the commands that build datasets
         import datasets
 
         datasets.disable_progress_bars()
