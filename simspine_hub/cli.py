@@ -155,8 +155,6 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         if path and path.startswith((".", "/", "~")) and not Path(path).expanduser().is_dir():
             raise FileNotFoundError(f"{path}: model folder not found; expected config.json + model.safetensors "
                                     "(save_pretrained or tools/convert_checkpoint.py output), or a hub id")
-    if args.boxes is not None and args.person_detector is not None:
-        raise ValueError("--boxes and --person-detector: give one source of person boxes, not both")
     device = _torch_device(args.device)
     detector = load_person_detector(args.person_detector) if args.person_detector else None
     model = AutoModel.from_pretrained(args.model).eval().to(device)

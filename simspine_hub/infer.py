@@ -139,6 +139,8 @@ def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxe
     """
     from .models.processing import PoseImageProcessor
 
+    if boxes is not None and detector is not None:
+        raise ValueError("boxes (--boxes) and detector (--person-detector): give one source of person boxes, not both")
     source, out = Path(source), Path(out)
     proc = PoseImageProcessor.from_config(model.config)
     frames, n, fps = _frames(source)

@@ -29,11 +29,17 @@ def test_one_euro_filter_reduces_jitter_and_keeps_constants():
     assert np.std(smooth[50:] - 100) < 0.5 * np.std(noisy[50:] - 100)
 
 
-def test_image_with_boxes_gives_openpose_json_and_overlay(model_dir, twin_root, tmp_path):
-    video = twin_root / "h36m/S9/Videos/Walking 1.58860488.mp4"
-    ok, bgr = cv2.VideoCapture(str(video)).read()
+@pytest.fixture
+def frame_png(twin_root, tmp_path):
+    """The first frame of a twin video as ``tmp_path/frame.png``; returns (path, BGR image)."""
+    ok, bgr = cv2.VideoCapture(str(twin_root / "h36m/S9/Videos/Walking 1.58860488.mp4")).read()
     assert ok
     cv2.imwrite(str(tmp_path / "frame.png"), bgr)
+    return tmp_path / "frame.png", bgr
+
+
+def test_image_with_boxes_gives_openpose_json_and_overlay(model_dir, frame_png, tmp_path):
+    _, bgr = frame_png
     box = [400.0, 250.0, 200.0, 450.0]
     (tmp_path / "boxes.json").write_text(json.dumps({"frame.png": [box]}))
     res = subprocess.run([sys.executable, "-m", "simspine_hub", "-q", "infer", str(tmp_path / "frame.png"),
@@ -77,13 +83,11 @@ def test_bad_input(model_dir, tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"not a video")
     with pytest.raises(FileNotFoundError, match="x.mp4"):
         run_inference(model, tmp_path / "x.mp4", tmp_path / "o", progress=False)
+    with pytest.raises(ValueError, match="give one source of person boxes"):
+        run_inference(model, tmp_path / "x.mp4", tmp_path / "o", boxes={}, detector=lambda image: [], progress=False)
 
 
-def test_person_detector_plugs_in_from_the_command_line(model_dir, twin_root, tmp_path):
-    video = twin_root / "h36m/S9/Videos/Walking 1.58860488.mp4"
-    ok, bgr = cv2.VideoCapture(str(video)).read()
-    assert ok
-    cv2.imwrite(str(tmp_path / "frame.png"), bgr)
+def test_person_detector_plugs_in_from_the_command_line(model_dir, frame_png, tmp_path):
     (tmp_path / "plugdet.py").write_text(
         "import numpy as np\n"
         "class TwoPeople:\n"

@@ -19,6 +19,14 @@ def _input(name):
         else {"pixel_values": torch.randn(2, 3, 256, 192)}
 
 
+def _randomise_batchnorm_statistics(model) -> None:
+    """Non-trivial running statistics, so that folding BatchNorm into the convs changes the weights."""
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+
+
 def _first_output(out):
     for key in ("simcc_x", "heatmaps", "keypoints_3d"):
         if getattr(out, key, None) is not None:
@@ -166,10 +174,7 @@ def test_inference_model_matches_eager():
 
     torch.manual_seed(0)
     model = create_model("spinepose-s").eval()
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
+    _randomise_batchnorm_statistics(model)
     x = torch.randn(2, 3, 256, 192)
     with torch.no_grad():
         ref = model(pixel_values=x)
@@ -196,10 +201,7 @@ def test_fuse_conv_bn_keeps_the_model_dtype_and_device():
     from simspine_hub.models._base import fuse_conv_bn
 
     model = create_model("spinepose-s").eval().double()
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
+    _randomise_batchnorm_statistics(model)
     fused = fuse_conv_bn(copy.deepcopy(model))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     assert {p.dtype for p in fused.parameters()} == {torch.float64}
