@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from simspine_hub.apps.cli import main
 
 sys.exit(main())

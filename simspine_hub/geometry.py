@@ -3,7 +3,7 @@
 Conventions used throughout simspine_hub:
 
 * World points are ``(..., 3)`` arrays. Human3.6M world is Z-up, millimetres. OpenSim is Y-up, metres;
-  :func:`zup_to_yup` / :func:`yup_to_zup` convert the axes the way Pose2Sim does (X->Y, Y->Z, Z->X).
+  :func:`simspine_hub.units.zup_to_yup` / :func:`~simspine_hub.units.yup_to_zup` convert the axes the way Pose2Sim does (X->Y, Y->Z, Z->X).
 * A :class:`Camera` maps world to camera by ``X_cam = R @ X_world + t`` (``t`` in the world unit,
   millimetres for Human3.6M), then to pixels with ``K`` and lens distortion.
 * Two distortion models, both with ``dist = [k1, k2, p1, p2, k3]``:
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-__all__ = ["Camera", "project", "world_to_camera", "distort", "zup_to_yup", "yup_to_zup"]
+__all__ = ["Camera", "project", "world_to_camera", "distort"]
 
 DISTORTION_MODELS = ("opencv", "h36m")
 
@@ -139,16 +139,6 @@ def project(points: np.ndarray, camera: Camera, distortion: bool = True) -> np.n
 
 
 # Pose2Sim's axis convention between a Z-up world and OpenSim's Y-up ground: (x, y, z)_yup = (Y, Z, X)_zup.
-def zup_to_yup(points: np.ndarray) -> np.ndarray:
-    """(..., 3) Z-up points -> Y-up points (cyclic axis permutation, a proper rotation)."""
-    return np.asarray(points)[..., [1, 2, 0]]
-
-
-def yup_to_zup(points: np.ndarray) -> np.ndarray:
-    """(..., 3) Y-up points -> Z-up points; inverse of :func:`zup_to_yup`."""
-    return np.asarray(points)[..., [2, 0, 1]]
-
-
 def undistort(uv: np.ndarray, camera: Camera, iterations: int = 20) -> np.ndarray:
     """(..., 2) distorted pixels -> (..., 2) undistorted normalised coordinates (x/z, y/z).
 
@@ -163,55 +153,3 @@ def undistort(uv: np.ndarray, camera: Camera, iterations: int = 20) -> np.ndarra
     for _ in range(iterations):
         xy = xy + (target - distort(xy, camera.dist, camera.distortion_model))
     return xy
-
-
-def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray | None = None,
-                    distortion: bool = True, conditioning: bool = True, backend: str = "auto") -> np.ndarray:
-    """Weighted linear (DLT) triangulation, batched over all points at once.
-
-    Args:
-        uv: (V, ..., 2) pixels in each of the V views (NaN = not seen).
-        cameras: the V cameras (world unit of their ``t``, e.g. mm).
-        weights: (V, ...) per-view confidences (0 drops a view); default 1.
-        distortion: undistort the pixels first (default) or treat them as pinhole.
-        conditioning: scale the world and equilibrate the rows before the SVD (default). ``False`` solves
-            the raw system ``w * (x P3 - P1), w * (y P3 - P2)`` exactly as Pose2Sim's weighted DLT does.
-        backend: ``"numba"`` (compiled QR + inverse iteration per point, :mod:`simspine_hub._dlt_kernel`),
-            ``"numpy"`` (batched ``np.linalg.svd``) or ``"auto"`` (numba when installed).
-    Returns:
-        (..., 3) world points; NaN where fewer than two views have positive weight.
-    """
-    uv = np.asarray(uv, dtype=np.float64)
-    V = len(cameras)
-    if uv.shape[0] != V or uv.shape[-1] != 2:
-        raise ValueError(f"uv must be (V={V}, ..., 2); got {uv.shape}")
-    w = np.ones(uv.shape[:-1]) if weights is None else np.asarray(weights, dtype=np.float64)
-    # Condition the homogeneous system: world coordinates are scaled so that the camera centres lie
-    # at distance ~1 (Hartley-style normalisation), and solved there.
-    unit = (float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0) if conditioning else 1.0
-    Ps = [np.hstack([c.R, c.t[:, None] / unit]) if distortion else c.K @ np.hstack([c.R, c.t[:, None] / unit])
-          for c in cameras]                                   # normalised cameras when undistorting
-    xy = np.stack([undistort(uv[v], c) for v, c in enumerate(cameras)]) if distortion else uv
-    from . import _dlt_kernel
-
-    if backend == "numba" or (backend == "auto" and _dlt_kernel.available()):
-        shape = uv.shape[1:-1]
-        w = np.broadcast_to(w, uv.shape[:-1])
-        pts = _dlt_kernel.dlt_points(xy.reshape(V, -1, 2), w.reshape(V, -1), np.stack(Ps), conditioning)
-        return pts.reshape(shape + (3,)) * unit
-    w = np.where(np.isfinite(xy).all(-1), w, 0.0)
-    enough = ((w > 0).sum(0) >= 2)[..., None]
-    xys = np.nan_to_num(xy)
-    rows = []
-    for v in range(V):
-        P, wv = Ps[v], w[v][..., None]
-        rows.append(wv * (xys[v, ..., 0:1] * P[2] - P[0]))
-        rows.append(wv * (xys[v, ..., 1:2] * P[2] - P[1]))
-    A = np.stack(rows, axis=-2)                               # (..., 2V, 4)
-    if conditioning:
-        scale = np.linalg.norm(A, axis=-1, keepdims=True)     # row equilibration
-        A = A / np.where(scale > 0, scale, 1.0)
-    _, _, Vt = np.linalg.svd(A)
-    X = Vt[..., -1, :]
-    out = X[..., :3] / X[..., 3:4] * unit
-    return np.where(enough, out, np.nan)

@@ -142,6 +142,7 @@ KINEMATIC_AXES: tuple[str, ...] = (
     *(f"{c}_{s}" for s in ("r", "l") for c in (
         "arm_flex", "arm_add", "arm_rot", "elbow_flex", "pro_sup", "wrist_flex", "wrist_dev")),
 )
+NUM_AXES = len(KINEMATIC_AXES)
 #: Axes that are translations (metres); all others are rotations.
 TRANSLATION_AXES: frozenset[str] = frozenset({"pelvis_tx", "pelvis_ty", "pelvis_tz", "Abs_t1", "Abs_t2"})
 #: (62,) bool: True for rotational axes (radians in OpenSim, degrees in .mot files), in KINEMATIC_AXES order.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simspine_hub.twin import TwinConfig, generate_twin, load_ground_truth
+from simspine_hub.twin.generator import TwinConfig, generate_twin, load_ground_truth
 
 SMALL = TwinConfig(subjects=("S1", "S9"), motions=("walking", "forward_bending", "arm_raising"),
                    seconds=0.5, videos=True, seed=3)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import simspine_hub
-from simspine_hub import h36m, skeleton
-from simspine_hub.builder import SimspineBuilder, SimspineDataError, load_dataset
+from simspine_hub import skeleton
+from simspine_hub.dataset.builder import SimspineBuilder, SimspineDataError, load_dataset
 from simspine_hub.geometry import project
+from simspine_hub.io import h36m
 
 
 def _kw(root, cache):
@@ -150,7 +151,7 @@ def test_frame_count_mismatch_trims_with_warning(twin_root, ground_truth, tmp_pa
     path = root / "h36m/S9/MyPoseFeatures/D3_Positions/Walking 1.cdf"
     short = h36m.read_pose_cdf(path, dims=3)[:-5]
     h36m.write_pose_cdf(path, short)
-    with caplog.at_level(logging.WARNING, logger="simspine_hub.builder"):
+    with caplog.at_level(logging.WARNING, logger="simspine_hub.dataset.builder"):
         ds = load_dataset("simspine", "full37", split="test", **_kw(root, tmp_path / "c"))
     assert "trimmed to" in caplog.text
     n = len(ground_truth["S9/Walking 1"]["keypoints37"])

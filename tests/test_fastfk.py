@@ -1,8 +1,8 @@
 import numpy as np
 import opensim as osim
 
-from simspine_hub.simulation.fastfk import fmm_eval, fmm_spline
-from simspine_hub.simulation.model import H36M_MARKERS, SIMSPINE_MARKERS, SpineModel, model_file
+from simspine_hub.osim.fk import fmm_eval, fmm_spline
+from simspine_hub.osim.model import H36M_MARKERS, SIMSPINE_MARKERS, SpineModel, model_file
 
 
 def _random_poses(model, n, seed):

@@ -2,8 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from simspine_hub.geometry import Camera, project, yup_to_zup, zup_to_yup
-from simspine_hub.h36m import builtin_cameras
+from simspine_hub.geometry import Camera, project
+from simspine_hub.io.h36m import builtin_cameras
+from simspine_hub.units import yup_to_zup, zup_to_yup
 
 
 def _random_camera(rng, model):
@@ -64,7 +65,7 @@ def test_camera_rejects_bad_input():
 
 
 def test_dlt_backends_agree():
-    from simspine_hub.geometry import triangulate_dlt
+    from simspine_hub.simulation.triangulation import triangulate_dlt
 
     cams = list(builtin_cameras("S5").values())
     rng = np.random.default_rng(3)
@@ -85,7 +86,7 @@ def test_dlt_backends_agree():
 
 def test_dlt_kernel_fallback_matches_svd():
     """The Jacobi-SVD fallback (forced with iters=0) and the inverse iteration agree with numpy's SVD."""
-    from simspine_hub import _dlt_kernel
+    from simspine_hub.simulation import _dlt_kernel
 
     cams = list(builtin_cameras("S9").values())
     rng = np.random.default_rng(4)

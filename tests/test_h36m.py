@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from simspine_hub import h36m
 from simspine_hub.geometry import project
-from simspine_hub.twin import VIDEO_EXTRA_FRAMES
+from simspine_hub.io import h36m
+from simspine_hub.twin.generator import VIDEO_EXTRA_FRAMES
 
 # karfly/human36m-camera-parameters camera-parameters.json, S1 camera 54138969 (derived from
 # metadata.xml independently of VideoPose3D's quaternions, which our built-in extrinsics use).

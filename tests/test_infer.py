@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from simspine_hub.infer import OneEuroFilter, run_inference
+from simspine_hub.apps.infer import OneEuroFilter, run_inference
 from simspine_hub.models import create_model
 
 
@@ -61,7 +61,7 @@ def test_image_with_boxes_gives_openpose_json_and_overlay(model_dir, frame_png, 
 def test_video_writes_one_json_per_frame_and_an_mp4(model_dir, twin_root, tmp_path):
     from transformers import AutoModel
 
-    import simspine_hub  # noqa: F401
+    import simspine_hub.models  # noqa: F401  (registers the Auto classes)
 
     video = twin_root / "h36m/S1/Videos/Walking 1.55011271.mp4"
     model = AutoModel.from_pretrained(model_dir).eval()
@@ -74,7 +74,7 @@ def test_video_writes_one_json_per_frame_and_an_mp4(model_dir, twin_root, tmp_pa
 def test_bad_input(model_dir, tmp_path):
     from transformers import AutoModel
 
-    import simspine_hub  # noqa: F401
+    import simspine_hub.models  # noqa: F401  (registers the Auto classes)
 
     model = AutoModel.from_pretrained(model_dir).eval()
     (tmp_path / "empty").mkdir()
@@ -111,8 +111,8 @@ def test_person_detector_plugs_in_from_the_command_line(model_dir, frame_png, tm
 
 
 def test_person_detector_and_device_errors():
-    from simspine_hub.cli import _torch_device
-    from simspine_hub.infer import load_person_detector
+    from simspine_hub.apps.infer import resolve_device
+    from simspine_hub.apps.infer import load_person_detector
 
     with pytest.raises(ValueError, match="cannot import"):
         load_person_detector("no_such_module_xyz:detect")
@@ -120,9 +120,9 @@ def test_person_detector_and_device_errors():
         load_person_detector("math:pi")
     assert load_person_detector("json:dumps") is json.dumps
     with pytest.raises(ValueError, match="--device 'gpu7'"):
-        _torch_device("gpu7")
-    assert _torch_device("cpu").type == "cpu"
+        resolve_device("gpu7")
+    assert resolve_device("cpu").type == "cpu"
     if not __import__("torch").cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
-            _torch_device("cuda")
-        assert _torch_device("auto").type == "cpu"
+            resolve_device("cuda")
+        assert resolve_device("auto").type == "cpu"

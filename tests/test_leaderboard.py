@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from simspine_hub import leaderboard as lb
 from simspine_hub import skeleton
-from simspine_hub.baselines import triangulation_baseline
+from simspine_hub.benchmark import leaderboard as lb
+from simspine_hub.benchmark.baselines import triangulation_baseline
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_cli_evaluate_and_leaderboard(gts, twin_root, tmp_path):
 
 
 def test_lifting_baseline_beats_the_mean_pose(gts):
-    from simspine_hub.baselines import lifting_baseline
+    from simspine_hub.benchmark.baselines import lifting_baseline
 
     kw, g = gts
     train = (lb.load_ground_truth("2d", "train", **kw), lb.load_ground_truth("lifting", "train", **kw))

@@ -3,7 +3,8 @@ import pytest
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.transform import Rotation
 
-from simspine_hub import metrics, skeleton
+from simspine_hub import skeleton
+from simspine_hub.benchmark import metrics
 
 
 def _poses(n=50, seed=0):

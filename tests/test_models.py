@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import simspine_hub  # noqa: F401  (registers the Auto classes once transformers is imported)
+import simspine_hub.models  # noqa: F401  (registers the Auto classes)
 from simspine_hub import skeleton
 from simspine_hub.models import create_model, list_models
 from simspine_hub.models.processing import PoseImageProcessor, _affine, decode_heatmaps, decode_simcc
@@ -73,7 +73,7 @@ def test_parameter_counts_match_published_rtmpose_sizes(name, published_m):
 
 def test_auto_registration_happens_on_plain_import(tmp_path):
     create_model("lifter-spine15").save_pretrained(tmp_path)
-    code = (f"import simspine_hub, transformers; m = transformers.AutoModel.from_pretrained({str(tmp_path)!r}); "
+    code = (f"import simspine_hub.models, transformers; m = transformers.AutoModel.from_pretrained({str(tmp_path)!r}); "
             "print(type(m).__name__)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})

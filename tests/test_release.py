@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from simspine_hub import release, skeleton
+from simspine_hub import skeleton
 from simspine_hub.geometry import Camera, project
-from simspine_hub.h36m import builtin_cameras
+from simspine_hub.io import release
+from simspine_hub.io.h36m import builtin_cameras
 
 
 def test_trc_round_trip(tmp_path):

@@ -3,15 +3,17 @@ import json
 import numpy as np
 import pytest
 
-from simspine_hub import h36m, metrics, release, skeleton
-from simspine_hub.geometry import project, triangulate_dlt
+from simspine_hub import skeleton
+from simspine_hub.benchmark import metrics
+from simspine_hub.geometry import project
+from simspine_hub.io import h36m, release
+from simspine_hub.io.detections import read_detections, read_openpose_json
 from simspine_hub.simulation import kinematics as kin
 from simspine_hub.simulation.filtering import butterworth_filter, fill_gaps
-from simspine_hub.simulation.inputs import read_detections, read_openpose_json
 from simspine_hub.simulation.pipeline import simulate_capture
 from simspine_hub.simulation.qc import quality_control
-from simspine_hub.simulation.triangulation import triangulate_robust
-from simspine_hub.twin import write_detections
+from simspine_hub.simulation.triangulation import triangulate_dlt, triangulate_robust
+from simspine_hub.twin.generator import write_detections
 
 IDX = {n: i for i, n in enumerate(skeleton.KINEMATIC_AXES)}
 
@@ -97,17 +99,17 @@ def test_scale_estimate_is_close_to_the_true_scale(ground_truth):
 def test_qc_rejects_implausible_curvature_and_refills(ground_truth):
     g = ground_truth["S9/Walking 1"]
     pts, q = g["keypoints37"].copy(), g["coordinates"].copy()
-    from simspine_hub import biomech
+    from simspine_hub.simulation import curvature
     lr = pts[10, skeleton.index_of("RHip")] - pts[10, skeleton.index_of("LHip")]
     fwd = np.cross(lr, [0.0, 0.0, 1.0])
     fwd /= np.linalg.norm(fwd)
     for sign in (1, -1):                                           # kink the lumbar spine in one frame
         trial = pts.copy()
         trial[10, skeleton.index_of("Spine_03")] += sign * 150.0 * fwd
-        if biomech.lumbar_lordosis(trial[10:11])[0] > 80:
+        if curvature.lumbar_lordosis(trial[10:11])[0] > 80:
             pts = trial
             break
-    assert biomech.lumbar_lordosis(pts[10:11])[0] > 80
+    assert curvature.lumbar_lordosis(pts[10:11])[0] > 80
     q2, pts2, rep = quality_control(q, pts, np.full(len(q), 2.0))
     assert rep.rejected == 1 and rep.refilled == 1 and rep.left_nan == 0
     assert np.isfinite(pts2).all() and 25 < rep.lla_mean_deg < 50
@@ -117,8 +119,8 @@ def test_qc_rejects_implausible_curvature_and_refills(ground_truth):
 def test_whole_chain_writes_a_release_the_builder_reads(twin_root, ground_truth, tmp_path):
     import shutil
 
-    from simspine_hub.builder import load_dataset
-    from simspine_hub.simulation.report import validate_against_twin
+    from simspine_hub.dataset.builder import load_dataset
+    from simspine_hub.twin.report import validate_against_twin
     twin = tmp_path / "twin"
     shutil.copytree(twin_root, twin)
     write_detections(twin, split_subjects=("S9",))
@@ -185,8 +187,8 @@ def test_h36m_d2_as_detections(twin_root, ground_truth):
 
 
 def test_detector_stage_writes_detections(twin_root, tmp_path):
+    from simspine_hub.apps.detect import detect_capture
     from simspine_hub.models import create_model
-    from simspine_hub.simulation.pipeline import detect_capture
 
     model = create_model("spinepose-s").eval()
     out = detect_capture(model, twin_root / "h36m", tmp_path / "det", subjects=["S9"], progress=False)

@@ -5,11 +5,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from simspine_hub import release, skeleton
-from simspine_hub.simulation.model import model_file
-from simspine_hub.twin import TwinConfig, generate_twin
-
-from .conftest import SMALL
+from simspine_hub import skeleton
+from simspine_hub.io import release
+from simspine_hub.osim.model import model_file
+from simspine_hub.twin.generator import TwinConfig, generate_twin
+from tests.conftest import SMALL
 
 IDX = {n: i for i, n in enumerate(skeleton.KINEMATIC_AXES)}
 

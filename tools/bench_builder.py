@@ -18,8 +18,8 @@ from pathlib import Path
 
 import datasets
 
-from simspine_hub import h36m, release
-from simspine_hub.builder import SimspineBuilder, SimspineConfig, load_dataset
+from simspine_hub.dataset.builder import SimspineBuilder, SimspineConfig, load_dataset
+from simspine_hub.io import h36m, release
 
 
 class PerExampleBuilder(datasets.GeneratorBasedBuilder):
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
 
 def _run(args, tmp: Path) -> int:
     if args.twin is None:
-        from simspine_hub.twin import TwinConfig, generate_twin
+        from simspine_hub.twin.generator import TwinConfig, generate_twin
         args.twin = generate_twin(tmp / "twin", TwinConfig(seconds=20.0, videos=False), progress=False)
     kw = {"h36m_root": str(args.twin / "h36m"), "annotations": str(args.twin / "simspine.h5")}
     if not args.full_only:

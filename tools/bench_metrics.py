@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 
-from simspine_hub import metrics
+from simspine_hub.benchmark import metrics
 
 
 def per_frame_loop(pred, target, boxes_short):

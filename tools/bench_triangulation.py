@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from simspine_hub.geometry import project, triangulate_dlt
-from simspine_hub.h36m import builtin_cameras
+from simspine_hub.geometry import project
+from simspine_hub.io.h36m import builtin_cameras
+from simspine_hub.simulation.triangulation import triangulate_dlt
 
 
 def main(argv=None) -> int:
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
 
     if not args.skip_ik:
         from simspine_hub.simulation.pipeline import simulate_capture
-        from simspine_hub.twin import TwinConfig, generate_twin, write_detections
+        from simspine_hub.twin.generator import TwinConfig, generate_twin, write_detections
 
         with tempfile.TemporaryDirectory() as tmp:
             twin = generate_twin(Path(tmp) / "twin", TwinConfig(subjects=("S9",), seconds=2.0, videos=False), progress=False)

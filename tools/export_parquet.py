@@ -13,8 +13,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from simspine_hub._io import atomic_path
-from simspine_hub.builder import load_dataset
+from simspine_hub.dataset.builder import load_dataset
+from simspine_hub.io.files import atomic_path
 
 
 def export(config: str, out: Path, max_rows_per_shard: int = 500_000, **kwargs) -> list[Path]:

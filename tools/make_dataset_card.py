@@ -28,7 +28,7 @@ it annotates, otherwise from forward kinematics of the released kinematics on th
 ## Loading
 
 ```python
-from simspine_hub import load_dataset   # datasets >= 4: the builder class is instantiated for you
+from simspine_hub import load_dataset  # datasets >= 4: the builder class is instantiated for you
 ds = load_dataset("simspine", "full37", h36m_root="/data/h36m", annotations="/data/simspine")
 ```
 

@@ -38,7 +38,7 @@ BODY = """
 ## Use
 
 ```python
-import simspine_hub, transformers                      # registers the model types
+import simspine_hub.models, transformers               # registers the model types
 model = transformers.AutoModel.from_pretrained("<this repo or folder>")
 ```
 

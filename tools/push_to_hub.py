@@ -22,7 +22,7 @@ def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
     """Stage the upload in a temporary folder: the model files plus README.md (the card); validate both."""
     import transformers
 
-    import simspine_hub  # noqa: F401  (registers our model types)
+    import simspine_hub.models  # noqa: F401  (registers our model types)
 
     card_path = CARDS / f"{card}.md"
     if not card_path.is_file():

@@ -7,11 +7,11 @@ On ``datasets`` >= 4 loading scripts are refused; use ``simspine_hub.load_datase
 which instantiates the same builder class. This module only re-exports it (install simspine-hub first).
 """
 
-from simspine_hub.builder import SimspineBuilder, SimspineConfig
+from simspine_hub.dataset.builder import SimspineBuilder, SimspineConfig
 
 
 class Simspine(SimspineBuilder):
-    """The SIMSPINE builder (see ``simspine_hub.builder``)."""
+    """The SIMSPINE builder (see ``simspine_hub.dataset.builder``)."""
 
 
 __all__ = ["Simspine", "SimspineConfig"]

@@ -7,14 +7,16 @@ Input (B, 3, 256, 192) normalised crops; output heatmaps (B, K, 64, 48). Paramet
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from ._base import SimspinePreTrainedModel
-from .processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
+from simspine_hub.models._base import SimspinePreTrainedModel
+from simspine_hub.models._registry import register_auto_classes, register_model
+from simspine_hub.models.processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
 
@@ -71,6 +73,10 @@ class HRNetForPoseEstimation(SimspinePreTrainedModel):
         return HeatmapOutput(heatmaps=self.head(self.backbone(pixel_values)[0]))
 
 
-from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+def _create(variant: dict, **overrides) -> HRNetForPoseEstimation:
+    return HRNetForPoseEstimation(HRNetPoseConfig(**{**variant, **overrides}))
 
-register_pair(HRNetPoseConfig, HRNetForPoseEstimation)
+
+register_auto_classes(HRNetPoseConfig, HRNetForPoseEstimation)
+for _name, _variant in HRNET_VARIANTS.items():
+    register_model(_name, partial(_create, _variant))

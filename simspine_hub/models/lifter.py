@@ -12,14 +12,16 @@ Camera-normalised 2D: pixels mapped to [-1, 1] across the image width, ``uv / w 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from .. import skeleton
-from ._base import SimspinePreTrainedModel
+from simspine_hub import skeleton
+from simspine_hub.models._base import SimspinePreTrainedModel
+from simspine_hub.models._registry import register_auto_classes, register_model
 
 __all__ = ["LifterConfig", "SimpleBaseline3D", "LifterOutput", "LIFTER_VARIANTS", "normalize_screen"]
 
@@ -106,6 +108,10 @@ class SimpleBaseline3D(SimspinePreTrainedModel):
         return LifterOutput(keypoints_3d=torch.cat([y[:, :self.root_index], root, y[:, self.root_index:]], dim=1))
 
 
-from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+def _create(variant: dict, **overrides) -> SimpleBaseline3D:
+    return SimpleBaseline3D(LifterConfig(**{**variant, **overrides}))
 
-register_pair(LifterConfig, SimpleBaseline3D)
+
+register_auto_classes(LifterConfig, SimpleBaseline3D)
+for _name, _variant in LIFTER_VARIANTS.items():
+    register_model(_name, partial(_create, _variant))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import skeleton
+from simspine_hub import skeleton
 
 __all__ = ["PoseImageProcessor", "CropInfo", "box_to_center_scale", "decode_simcc", "decode_heatmaps",
            "IMAGE_MEAN", "IMAGE_STD", "INPUT_SIZE"]

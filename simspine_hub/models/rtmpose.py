@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from ._base import SimspinePreTrainedModel
-from .processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
+from simspine_hub.models._base import SimspinePreTrainedModel
+from simspine_hub.models._registry import register_auto_classes, register_model
+from simspine_hub.models.processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 
 __all__ = ["SpinePoseConfig", "SpinePoseForPoseEstimation", "SpinePoseOutput", "SPINEPOSE_VARIANTS"]
 
@@ -34,8 +36,9 @@ SPINEPOSE_VARIANTS = {
     "spinepose-s": {"backbone": "cspnext_s", "in_channels": 512, "num_keypoints": 37},
     "spinepose-m": {"backbone": "cspnext_m", "in_channels": 768, "num_keypoints": 37},
     "spinepose-l": {"backbone": "cspnext_l", "in_channels": 1024, "num_keypoints": 37},
-    "rtmpose-m": {"backbone": "cspnext_m", "in_channels": 768, "num_keypoints": 37},
 }
+#: RTMPose-m (the paper's Table 2 row, COCO-pretrained) is the SpinePose-m architecture with other weights.
+SPINEPOSE_VARIANTS["rtmpose-m"] = SPINEPOSE_VARIANTS["spinepose-m"]
 
 
 class SpinePoseConfig(PretrainedConfig):
@@ -163,6 +166,10 @@ class SpinePoseForPoseEstimation(SimspinePreTrainedModel):
         return SpinePoseOutput(simcc_x=sx, simcc_y=sy, keypoints=keypoints, scores=torch.minimum(vx, vy))
 
 
-from . import register_pair  # noqa: E402  (a family registers itself with the Auto classes)
+def _create(variant: dict, **overrides) -> SpinePoseForPoseEstimation:
+    return SpinePoseForPoseEstimation(SpinePoseConfig(**{**variant, **overrides}))
 
-register_pair(SpinePoseConfig, SpinePoseForPoseEstimation)
+
+register_auto_classes(SpinePoseConfig, SpinePoseForPoseEstimation)
+for _name, _variant in SPINEPOSE_VARIANTS.items():
+    register_model(_name, partial(_create, _variant))

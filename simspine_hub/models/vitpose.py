@@ -8,6 +8,9 @@ of 256 channels + BatchNorm + ReLU, then a 1x1 conv to 37 heatmaps at 64x48.
 from __future__ import annotations
 
 import logging
+from functools import partial
+
+from simspine_hub.models._registry import register_model
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,13 @@ def vitpose_config(num_labels: int = 37, num_hidden_layers: int = 12, hidden_siz
     return VitPoseConfig(num_labels=num_labels, backbone_config=backbone, **kwargs)
 
 
-def _register() -> None:
+def _create(variant: dict, **overrides):
+    from transformers import VitPoseForPoseEstimation
+
+    return VitPoseForPoseEstimation(vitpose_config(**{**variant, **overrides}))
+
+
+def _register_auto() -> None:
     """Let ``AutoModel`` resolve a ViTPose folder to ``VitPoseForPoseEstimation`` (transformers maps none)."""
     from transformers import AutoModel, VitPoseConfig, VitPoseForPoseEstimation
 
@@ -39,4 +48,6 @@ def _register() -> None:
         log.debug("ViTPose not registered with AutoModel: %s", exc)
 
 
-_register()
+_register_auto()
+for _name, _variant in VITPOSE_VARIANTS.items():
+    register_model(_name, partial(_create, _variant))

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 from scipy.linalg import solve_banded
 
-from .. import release, skeleton
-from ..geometry import yup_to_zup, zup_to_yup
-from .model import SIMSPINE_MARKERS, SpineModel, model_file
+from simspine_hub import skeleton
+from simspine_hub.io import release
+from simspine_hub.osim.model import SIMSPINE_MARKERS, SpineModel, model_file
+from simspine_hub.units import MM_PER_M, kinematics_to_radians, yup_m_to_zup_mm, zup_mm_to_yup_m
 
 __all__ = ["IK_WEIGHTS", "IK_MARKERS", "H36M_IK_SOURCES", "merge_markers", "estimate_scale", "scale_model",
            "inverse_kinematics", "smooth_coordinates", "forward_markers"]
@@ -77,7 +78,7 @@ def estimate_scale(markers_mm: np.ndarray, names: list[str], model: SpineModel |
     Returns (factor, {pair: ratio}).
     """
     model = model or SpineModel(markers=SIMSPINE_MARKERS)
-    ref = model.marker_positions(_neutral(model)[None])[0] * 1000.0
+    ref = model.marker_positions(_neutral(model)[None])[0] * MM_PER_M
     ratios = {}
     for a, b in _SCALE_PAIRS:
         if a in names and b in names and a in model.marker_names and b in model.marker_names:
@@ -132,7 +133,7 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
         trc = tmp / "markers.trc"
-        release.write_trc(trc, names, zup_to_yup(markers_mm) / 1000.0, rate=fs)
+        release.write_trc(trc, names, zup_mm_to_yup_m(markers_mm), rate=fs)
         ik = osim.InverseKinematicsTool()
         model = osim.Model(str(model_path))
         ik.setModel(model)
@@ -156,10 +157,10 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
             raise RuntimeError(f"OpenSim IK failed on {model_path}")
         cols, _, values = release.read_mot(tmp / "ik.mot")
         errs = sorted(tmp.glob("*marker_errors.sto"))
-        rms = release.read_mot(errs[0])[2][:, 1] * 1000.0 if errs else np.full(T, np.nan)
+        rms = release.read_mot(errs[0])[2][:, 1] * MM_PER_M if errs else np.full(T, np.nan)
     idx = [cols.index(a) for a in skeleton.KINEMATIC_AXES]
     q = values[:, idx]
-    return np.where(skeleton.ROTATIONAL, np.deg2rad(q), q), rms
+    return kinematics_to_radians(q), rms
 
 
 class _quiet_stdout:
@@ -209,6 +210,6 @@ def forward_markers(model: SpineModel | str | os.PathLike, q: np.ndarray,
     have = [n for n in names if n in model.marker_names]
     out = np.full((len(q), len(names), 3), np.nan)
     if have:
-        pts = yup_to_zup(model.marker_positions(q, have)) * 1000.0
+        pts = yup_m_to_zup_mm(model.marker_positions(q, have))
         out[:, [list(names).index(n) for n in have]] = pts
     return out

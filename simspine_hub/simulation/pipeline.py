@@ -2,7 +2,7 @@
 
 Per subject: detections -> robust triangulation -> low-pass -> merge with Human3.6M limbs -> scale the
 model (OpenSim) -> per sequence: IK (OpenSim) + temporal smoothing -> FK of the 37 virtual markers -> QC.
-Outputs (SIMSPINE raw layout, readable by :class:`simspine_hub.release.Release` and the dataset builder)::
+Outputs (SIMSPINE raw layout, readable by :class:`simspine_hub.io.release.Release` and the dataset builder)::
 
     <out>/cameras/Calib_<S>.toml   <out>/models/<S>.osim   <out>/positions/<S>/<S>_<ACTION>.trc  (37 markers)
     <out>/kinematics/<S>/<S>_<ACTION>/{<S>_<ACTION>.mot, _ik_marker_errors.sto}
@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import h36m, release, skeleton
-from .._io import write_text
-from ..geometry import Camera, zup_to_yup
-from .filtering import butterworth_filter, reject_spikes
-from .inputs import read_detections
-from .kinematics import (
+from simspine_hub import skeleton
+from simspine_hub.geometry import Camera
+from simspine_hub.io import h36m, release
+from simspine_hub.io.detections import read_detections
+from simspine_hub.io.files import write_text
+from simspine_hub.osim.model import SpineModel
+from simspine_hub.simulation.filtering import butterworth_filter, reject_spikes
+from simspine_hub.simulation.kinematics import (
     estimate_scale,
     forward_markers,
     inverse_kinematics,
@@ -35,11 +37,11 @@ from .kinematics import (
     scale_model,
     smooth_coordinates,
 )
-from .model import SpineModel
-from .qc import quality_control
-from .triangulation import triangulate_robust
+from simspine_hub.simulation.qc import quality_control
+from simspine_hub.simulation.triangulation import triangulate_robust
+from simspine_hub.units import MM_PER_M, kinematics_to_degrees, zup_mm_to_yup_m
 
-__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture", "detect_capture"]
+__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture"]
 
 
 @dataclass
@@ -79,31 +81,12 @@ def _ik_job(args) -> tuple[str, dict]:
     q, pts, report = quality_control(q, pts, rms, max_gap=cfg.max_gap_frames)
     t = np.arange(len(q)) / cfg.fs_hz
     release.write_trc(out / "positions" / subject / f"{key}.trc", list(skeleton.KEYPOINT_NAMES),
-                      zup_to_yup(pts) / 1000.0, rate=cfg.fs_hz)
+                      zup_mm_to_yup_m(pts), rate=cfg.fs_hz)
     kdir = out / "kinematics" / subject / key
-    release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors", ["marker_error_RMS"], t, rms[:, None] / 1000.0)
+    release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors", ["marker_error_RMS"], t, rms[:, None] / MM_PER_M)
     write_text(out / "qc" / f"{key}.json", json.dumps(report.as_dict(), indent=2))
-    release.write_mot(kdir / f"{key}.mot", t, np.where(skeleton.ROTATIONAL, np.rad2deg(q), q))
+    release.write_mot(kdir / f"{key}.mot", t, kinematics_to_degrees(q))
     return stem, report.as_dict()
-
-
-def detect_capture(model, h36m_root: str | os.PathLike, out: str | os.PathLike, subjects: list[str] | None = None,
-                   progress: bool = True) -> Path:
-    """Stage 1 with a detector: run a 2D model on every sequence's videos, write npz detections under
-    ``out`` (skipping ones already there); returns ``out`` for :func:`simulate_capture`."""
-    from .inputs import detect_sequence, write_detections_npz
-
-    data, out = h36m.Human36M(h36m_root), Path(out)
-    for subject in subjects or data.subjects():
-        cams = tuple(data.cameras(subject))
-        for seq in tqdm(data.sequences(subject), desc=f"{subject} detect", disable=not progress):
-            views = [c for c in cams if not (out / subject / f"{seq.stem}.{c}.npz").is_file()]
-            if not views:
-                continue
-            uv, sc = detect_sequence(model, data, subject, seq.stem, tuple(views))
-            for v, c in enumerate(views):
-                write_detections_npz(out / subject / f"{seq.stem}.{c}.npz", uv[v], sc[v])
-    return out
 
 
 def _capture_sequences(detections: Path, subject: str, cam_ids: list[str]) -> list[str]:

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import biomech, skeleton
-from .filtering import fill_gaps
+from simspine_hub import skeleton
+from simspine_hub.simulation import curvature
+from simspine_hub.simulation.filtering import fill_gaps
 
 __all__ = ["QCReport", "quality_control"]
 
@@ -48,7 +49,7 @@ def quality_control(q: np.ndarray, points37: np.ndarray, ik_rms_mm: np.ndarray, 
     rot = skeleton.ROTATIONAL
     q = np.array(q, dtype=np.float64, copy=True)
     q[:, rot] = np.unwrap(q[:, rot], axis=0)
-    lla, tka = biomech.lumbar_lordosis(points37), biomech.thoracic_kyphosis(points37)
+    lla, tka = curvature.lumbar_lordosis(points37), curvature.thoracic_kyphosis(points37)
     bad = ~((lla <= max_lla) & (tka <= max_tka))
     q[bad], pts = np.nan, np.array(points37, dtype=np.float64, copy=True)
     pts[bad] = np.nan

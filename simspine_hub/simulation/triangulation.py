@@ -6,7 +6,7 @@
    (two wrong views can agree with each other); for (V, T, J, 2) input the hypothesis closest to the
    temporal median of the unambiguous points of the same joint (``window`` frames) is taken instead, and
    kept only within ``max_jump`` of it (a two-view point with no temporal support is NaN).
-2. Weighted DLT (:func:`simspine_hub.geometry.triangulate_dlt`) on the inlier views, confidences as weights.
+2. Weighted DLT (:func:`triangulate_dlt`) on the inlier views, confidences as weights.
 3. Huber-robust refinement of the reprojection error: Gauss-Newton steps with iteratively re-weighted
    Huber weights (``huber_px``), projection with the cameras' lens distortion, numerical Jacobians.
 Points with fewer than two consistent views are NaN.
@@ -20,10 +20,61 @@ from itertools import combinations
 
 import numpy as np
 
-from ..geometry import Camera, project, triangulate_dlt
-from .filtering import running_nanmedian
+from simspine_hub.geometry import Camera, project, undistort
+from simspine_hub.simulation import _dlt_kernel
+from simspine_hub.simulation.filtering import running_nanmedian
 
-__all__ = ["TriangulationResult", "triangulate_robust", "reprojection_errors"]
+__all__ = ["TriangulationResult", "triangulate_dlt", "triangulate_robust", "reprojection_errors"]
+
+
+def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray | None = None,
+                    distortion: bool = True, conditioning: bool = True, backend: str = "auto") -> np.ndarray:
+    """Weighted linear (DLT) triangulation, batched over all points at once.
+
+    Args:
+        uv: (V, ..., 2) pixels in each of the V views (NaN = not seen).
+        cameras: the V cameras (world unit of their ``t``, e.g. mm).
+        weights: (V, ...) per-view confidences (0 drops a view); default 1.
+        distortion: undistort the pixels first (default) or treat them as pinhole.
+        conditioning: scale the world and equilibrate the rows before the SVD (default). ``False`` solves
+            the raw system ``w * (x P3 - P1), w * (y P3 - P2)`` exactly as Pose2Sim's weighted DLT does.
+        backend: ``"numba"`` (compiled QR + inverse iteration per point, :mod:`simspine_hub.simulation._dlt_kernel`),
+            ``"numpy"`` (batched ``np.linalg.svd``) or ``"auto"`` (numba when installed).
+    Returns:
+        (..., 3) world points; NaN where fewer than two views have positive weight.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    V = len(cameras)
+    if uv.shape[0] != V or uv.shape[-1] != 2:
+        raise ValueError(f"uv must be (V={V}, ..., 2); got {uv.shape}")
+    w = np.ones(uv.shape[:-1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    # Condition the homogeneous system: world coordinates are scaled so that the camera centres lie
+    # at distance ~1 (Hartley-style normalisation), and solved there.
+    unit = (float(np.mean([np.linalg.norm(c.center) for c in cameras])) or 1.0) if conditioning else 1.0
+    Ps = [np.hstack([c.R, c.t[:, None] / unit]) if distortion else c.K @ np.hstack([c.R, c.t[:, None] / unit])
+          for c in cameras]                                   # normalised cameras when undistorting
+    xy = np.stack([undistort(uv[v], c) for v, c in enumerate(cameras)]) if distortion else uv
+    if backend == "numba" or (backend == "auto" and _dlt_kernel.available()):
+        shape = uv.shape[1:-1]
+        w = np.broadcast_to(w, uv.shape[:-1])
+        pts = _dlt_kernel.dlt_points(xy.reshape(V, -1, 2), w.reshape(V, -1), np.stack(Ps), conditioning)
+        return pts.reshape(shape + (3,)) * unit
+    w = np.where(np.isfinite(xy).all(-1), w, 0.0)
+    enough = ((w > 0).sum(0) >= 2)[..., None]
+    xys = np.nan_to_num(xy)
+    rows = []
+    for v in range(V):
+        P, wv = Ps[v], w[v][..., None]
+        rows.append(wv * (xys[v, ..., 0:1] * P[2] - P[0]))
+        rows.append(wv * (xys[v, ..., 1:2] * P[2] - P[1]))
+    A = np.stack(rows, axis=-2)                               # (..., 2V, 4)
+    if conditioning:
+        scale = np.linalg.norm(A, axis=-1, keepdims=True)     # row equilibration
+        A = A / np.where(scale > 0, scale, 1.0)
+    _, _, Vt = np.linalg.svd(A)
+    X = Vt[..., -1, :]
+    out = X[..., :3] / X[..., 3:4] * unit
+    return np.where(enough, out, np.nan)
 
 
 @dataclass

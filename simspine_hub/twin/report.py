@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import h36m, metrics, release
-from .._io import write_text
-from ..geometry import triangulate_dlt
-from .inputs import read_detections
-from .pipeline import SimulationConfig
-from .triangulation import triangulate_robust
+from simspine_hub.benchmark import metrics
+from simspine_hub.io import h36m, release
+from simspine_hub.io.detections import read_detections
+from simspine_hub.io.files import write_text
+from simspine_hub.simulation.pipeline import SimulationConfig
+from simspine_hub.simulation.triangulation import triangulate_dlt, triangulate_robust
 
 __all__ = ["validate_against_twin"]
 
@@ -26,7 +26,7 @@ def validate_against_twin(twin_root: str | Path, sim_out: str | Path, subjects: 
 
     Writes ``<sim_out>/validation.md`` and returns (markdown, numbers). All numbers are twin results (mm).
     """
-    from ..twin import load_ground_truth
+    from simspine_hub.twin.generator import load_ground_truth
 
     cfg = cfg or SimulationConfig()
     twin_root, sim_out = Path(twin_root), Path(sim_out)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import h36m
-from .geometry import triangulate_dlt
-from .leaderboard import GroundTruth
+from simspine_hub.benchmark.leaderboard import GroundTruth
+from simspine_hub.io import h36m
+from simspine_hub.simulation.triangulation import triangulate_dlt
 
 __all__ = ["triangulation_baseline", "lifting_baseline"]
 
@@ -77,7 +77,7 @@ def lifting_baseline(train: tuple[GroundTruth, GroundTruth], test: tuple[GroundT
     """
     import torch
 
-    from .models import create_model
+    from simspine_hub.models import create_model
 
     torch.manual_seed(seed)
     x_tr, y_tr, _ = _lifting_pairs(*train, h36m_root)

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import skeleton
-from ._io import atomic_path, write_text
-from .geometry import Camera, yup_to_zup
+from simspine_hub import skeleton
+from simspine_hub.geometry import Camera
+from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.units import yup_m_to_zup_mm, zup_mm_to_yup_m
 
 __all__ = [
     "ReleaseFormatError", "read_trc", "write_trc", "read_mot", "write_mot", "write_sto",
@@ -349,15 +350,13 @@ class Release:
             markers, kin, ts = markers[:n], kin[:n], ts[:n]
             where = trc
         perm, ids = _order(names, where)
-        world_mm = yup_to_zup(markers[:, perm]) * 1000.0
+        world_mm = yup_m_to_zup_mm(markers[:, perm])
         return ReleaseSequence(subject, stem, ids, world_mm, np.asarray(kin, np.float64), np.asarray(ts))
 
 
 def write_release_hdf5(path: str | os.PathLike, release: Release) -> None:
     """Serialise a raw-layout :class:`Release` to the HDF5 form (values as in TRC/MOT: m, Y-up, degrees)."""
     import h5py
-
-    from .geometry import zup_to_yup
 
     with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=False) as f:
         names_written = None
@@ -378,7 +377,7 @@ def write_release_hdf5(path: str | os.PathLike, release: Release) -> None:
                 seq = release.read(subject, stem)
                 names_written = names_written or [skeleton.KEYPOINT_NAMES[i] for i in seq.keypoints]
                 a = g.create_group(action_key(stem))
-                a.create_dataset("markers", data=zup_to_yup(seq.markers) / 1000.0, compression="gzip")
+                a.create_dataset("markers", data=zup_mm_to_yup_m(seq.markers), compression="gzip")
                 a.create_dataset("kinematics", data=seq.kinematics, compression="gzip")
                 a.create_dataset("timestamps", data=seq.timestamps)
         m = f.create_group("metadata")

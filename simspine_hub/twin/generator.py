@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import h36m, release, skeleton
-from ._io import atomic_path, write_text
-from .geometry import project, yup_to_zup
+from simspine_hub import skeleton
+from simspine_hub.geometry import project
+from simspine_hub.io import h36m, release
+from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.units import kinematics_to_degrees, yup_m_to_zup_mm
 
 __all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_twin", "load_ground_truth",
            "sequence_stem", "VIDEO_EXTRA_FRAMES"]
@@ -223,7 +225,7 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
     The whole tree is built in a temporary sibling folder and renamed at the end, so an interrupted run
     leaves nothing half-written.
     """
-    from .simulation.model import H36M_MARKERS, SIMSPINE_MARKERS, SpineModel
+    from simspine_hub.osim.model import H36M_MARKERS, SIMSPINE_MARKERS, SpineModel
 
     config = config or TwinConfig()
     out = Path(out)
@@ -260,7 +262,7 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
                 lift = ground[:, feet, 1].min(axis=1) - 0.02 * factor     # feet on the floor
                 q[:, _IDX["pelvis_ty"]] -= lift
                 ground[..., 1] -= lift[:, None]
-                world = yup_to_zup(ground) * 1000.0                       # mm, Z-up
+                world = yup_m_to_zup_mm(ground)                       # mm, Z-up
                 pts37 = world[:, [model.marker_names.index(nm) for nm in skeleton.KEYPOINT_NAMES]]
                 j32 = world[:, [model.marker_names.index(nm) for nm in h36m_names]].astype(np.float32)
                 _write_h36m(tmp / "h36m", subject, stem, j32, pts37, cams, config)
@@ -318,7 +320,7 @@ def _write_release_sequence(rel: Path, subject: str, stem: str, t: np.ndarray, q
     names = [skeleton.KEYPOINT_NAMES[i] for i in skeleton.SPINE15]
     cols = [model.marker_names.index(n) for n in names]
     release.write_trc(rel / "positions" / subject / f"{key}.trc", names, ground[:, cols], 1.0 / (t[1] - t[0]) if len(t) > 1 else 50.0)
-    kin = np.where(model.rotational, np.rad2deg(q), q)
+    kin = kinematics_to_degrees(q)
     kdir = rel / "kinematics" / subject / key
     release.write_mot(kdir / f"{key}.mot", t, kin)
     zeros = np.zeros((len(t), 3))
@@ -357,10 +359,10 @@ def write_detections(twin_root: str | os.PathLike, noise_px: float = 2.0, outlie
     """Simulate a 2D detector on the twin: projections of the true 37 points with Gaussian noise
     (``noise_px`` per coordinate) and gross outliers (``outlier_rate`` of the points moved 40-150 px).
 
-    Writes ``<twin>/detections/<S>/<stem>.<camera>.npz`` (see :mod:`simspine_hub.simulation.inputs`);
+    Writes ``<twin>/detections/<S>/<stem>.<camera>.npz`` (see :mod:`simspine_hub.io.detections`);
     scores are uniform in [0.5, 1] and unrelated to the outliers (a detector that does not know).
     """
-    from .simulation.inputs import write_detections_npz
+    from simspine_hub.io.detections import write_detections_npz
 
     twin_root = Path(twin_root)
     gt = load_ground_truth(twin_root)

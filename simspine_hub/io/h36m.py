@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ._io import atomic_path, write_text
-from .geometry import Camera
+from simspine_hub.geometry import Camera
+from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.units import MM_PER_M
 
 __all__ = [
     "CAMERA_IDS", "SUBJECTS", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "ACTIONS", "FPS", "H36MFormatError",
@@ -364,5 +365,5 @@ def read_videopose3d_npz(path: str | os.PathLike, allow_pickle: bool = False) ->
             pos = np.asarray(pos)
             if pos.ndim != 3 or pos.shape[1:] != (32, 3):
                 raise H36MFormatError(f"{path}: {subject}/{stem} has shape {pos.shape}; expected (N, 32, 3)")
-            out[subject][stem] = (pos * 1000.0).astype(np.float32)
+            out[subject][stem] = (pos * MM_PER_M).astype(np.float32)
     return out

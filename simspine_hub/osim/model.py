@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .. import skeleton
+from simspine_hub import skeleton
 
 __all__ = ["model_file", "SIMSPINE_MARKERS", "H36M_MARKERS", "SpineModel", "ModelNotFoundError"]
 
@@ -205,7 +205,7 @@ class SpineModel:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the (scaled) model with its markers as .osim."""
-        from .._io import atomic_path
+        from simspine_hub.io.files import atomic_path
 
         with atomic_path(path) as tmp:
             self.model.printToXML(str(tmp))
@@ -214,11 +214,11 @@ class SpineModel:
         """Forward kinematics: (T, 62) coordinates (rad / m) -> (T, M, 3) marker positions, metres, ground.
 
         Coupled coordinates in ``q`` are overwritten from their independent coordinates first. Vectorised
-        over frames (:class:`~simspine_hub.simulation.fastfk.VectorizedFK`, read from this OpenSim model and
+        over frames (:class:`~simspine_hub.osim.fk.VectorizedFK`, read from this OpenSim model and
         equal to OpenSim's own forward kinematics to 1e-9 m; :meth:`marker_positions_opensim` is the
         frame-by-frame OpenSim reference).
         """
-        from .fastfk import VectorizedFK
+        from simspine_hub.osim.fk import VectorizedFK
 
         q = self.apply_couplers(np.atleast_2d(q))
         names = self.marker_names if names is None else tuple(names)

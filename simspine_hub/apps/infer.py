@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import skeleton
-from ._io import atomic_path, write_text
+from simspine_hub import skeleton
+from simspine_hub.io.files import atomic_path, write_text
 
-__all__ = ["OneEuroFilter", "run_inference", "openpose_json", "draw_overlay", "load_person_detector", "IMAGE_SUFFIXES"]
+__all__ = ["OneEuroFilter", "run_inference", "openpose_json", "draw_overlay", "load_person_detector", "resolve_device", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _BGR = {"cervical": (180, 105, 255), "thoracic": (255, 140, 60), "lumbar": (75, 180, 60), "body": (200, 200, 200)}
@@ -137,7 +137,7 @@ def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxe
     what keeps a CPU busy; smoothing and writing stay in frame order.
     Returns a summary {frames, people, json_dir, overlay, plot_3d}.
     """
-    from .models.processing import PoseImageProcessor
+    from simspine_hub.models.processing import PoseImageProcessor
 
     if boxes is not None and detector is not None:
         raise ValueError("boxes (--boxes) and detector (--person-detector): give one source of person boxes, not both")
@@ -224,7 +224,7 @@ def _lift_and_plot(lifter, last, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import torch
 
-    from .models.lifter import normalize_screen
+    from simspine_hub.models.lifter import normalize_screen
 
     img, kp, _ = last
     h, w = img.shape[:2]
@@ -247,3 +247,18 @@ def _lift_and_plot(lifter, last, path: Path) -> Path:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
+
+
+def resolve_device(name: str):
+    """``--device`` value -> torch.device ("auto": the first CUDA GPU when torch sees one, else the CPU)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r}: not a torch device ({exc}); use auto, cpu, cuda or cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu")
+    return dev

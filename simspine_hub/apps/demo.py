@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import h36m, release, skeleton
-from .geometry import project
-from .twin import TwinConfig, ensure_twin, load_ground_truth
+from simspine_hub import skeleton
+from simspine_hub.geometry import project
+from simspine_hub.io import h36m, release
+from simspine_hub.twin.generator import TwinConfig, ensure_twin, load_ground_truth
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def check_round_trip(twin_root: Path, gt: dict) -> RoundTrip:
 
 def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None, progress: bool = True) -> dict:
     """Run the demo; returns a dict of what it measured and wrote (also printed by the CLI)."""
-    from .viz import plot_skeleton_2d
+    from simspine_hub.apps.viz import plot_skeleton_2d
 
     out = Path(out)
     twin_root = ensure_twin(out / "twin", config, progress=progress)
@@ -97,9 +98,9 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
 
 def run_simulation(twin_root: Path, out: Path, subjects: tuple[str, ...] = ("S9",), progress: bool = True) -> str:
     """The simulation pipeline on the twin's simulated detections of the test subject; returns the report."""
-    from .simulation.pipeline import simulate_capture
-    from .simulation.report import validate_against_twin
-    from .twin import write_detections
+    from simspine_hub.simulation.pipeline import simulate_capture
+    from simspine_hub.twin.generator import write_detections
+    from simspine_hub.twin.report import validate_against_twin
 
     if not (twin_root / "detections").is_dir():
         write_detections(twin_root)
@@ -111,9 +112,15 @@ def run_simulation(twin_root: Path, out: Path, subjects: tuple[str, ...] = ("S9"
 
 def twin_leaderboard(twin_root: Path, out: Path) -> str:
     """Triangulation baselines on the twin's test split, scored by the leaderboard evaluation."""
-    from ._io import write_text
-    from .baselines import triangulation_baseline
-    from .leaderboard import evaluate, leaderboard_markdown, load_ground_truth, save_predictions, save_results
+    from simspine_hub.benchmark.baselines import triangulation_baseline
+    from simspine_hub.benchmark.leaderboard import (
+        evaluate,
+        leaderboard_markdown,
+        load_ground_truth,
+        save_predictions,
+        save_results,
+    )
+    from simspine_hub.io.files import write_text
 
     kw = {"h36m_root": str(twin_root / "h36m"), "annotations": str(twin_root / "simspine"),
           "cache_dir": str(out / "hf_cache")}
@@ -126,7 +133,7 @@ def twin_leaderboard(twin_root: Path, out: Path) -> str:
         res = evaluate("multiview", out / f"multiview_{tag}.npz", gt3d, label=name, data_label="twin")
         save_results(out / f"multiview_{tag}.results.json", res)
         results.append(res)
-    from .baselines import lifting_baseline
+    from simspine_hub.benchmark.baselines import lifting_baseline
 
     train = (load_ground_truth("2d", "train", **kw), load_ground_truth("lifting", "train", **kw))
     test = (gt2d, load_ground_truth("lifting", "test", **kw))
@@ -145,7 +152,7 @@ def twin_leaderboard(twin_root: Path, out: Path) -> str:
 
 def check_dataset(twin_root: Path, gt: dict, cache_dir: Path) -> dict:
     """Build spine15 and full37 from the twin with the real datasets builder; compare with ground truth."""
-    from .builder import load_dataset
+    from simspine_hub.dataset.builder import load_dataset
 
     kwargs = {"h36m_root": twin_root / "h36m", "annotations": twin_root / "simspine", "cache_dir": cache_dir}
     out = {}

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import h36m, skeleton
+from simspine_hub import skeleton
+from simspine_hub.io import h36m
 
-__all__ = ["read_detections", "write_detections_npz", "read_openpose_json", "read_h36m_d2", "detect_sequence"]
+__all__ = ["read_detections", "write_detections_npz", "read_openpose_json", "read_h36m_d2"]
 
 
 def write_detections_npz(path: str | os.PathLike, keypoints: np.ndarray, scores: np.ndarray) -> None:
     """Write (T, 37, 2) pixels and (T, 37) scores as a detections npz (atomically)."""
-    from .._io import atomic_path
+    from simspine_hub.io.files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, keypoints=np.asarray(keypoints, np.float32), scores=np.asarray(scores, np.float32))
@@ -66,37 +67,6 @@ def read_h36m_d2(data: h36m.Human36M, subject: str, stem: str,
     return uv, sc
 
 
-def detect_sequence(model, data: h36m.Human36M, subject: str, stem: str, cameras: tuple[str, ...] = h36m.CAMERA_IDS,
-                    flip_test: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Run a 2D pose model on a sequence's videos -> uv (V, T, 37, 2) px, scores (V, T, 37).
-
-    The person box of each frame is the box of the Human3.6M D2 limb points (the whole frame if missing).
-    """
-    from ..models.processing import PoseImageProcessor
-
-    proc = PoseImageProcessor.from_config(model.config)
-    uvs, scs = [], []
-    for cam in cameras:
-        try:
-            d2 = data.read_2d(subject, stem, cam)
-        except h36m.H36MFormatError:
-            d2 = None
-        kps, scores = [], []
-        for i, img in data.iter_frames(subject, stem, cam):
-            if d2 is not None and i < len(d2):
-                lo, hi = d2[i].min(0), d2[i].max(0)
-                box = np.array([[lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]]])
-            else:
-                box = np.array([[0.0, 0.0, img.shape[1], img.shape[0]]])
-            kp, sc, _ = proc.predict(model, [img], [box], flip_test=flip_test)
-            kps.append(kp[0])
-            scores.append(sc[0])
-        uvs.append(np.stack(kps))
-        scs.append(np.stack(scores))
-    n = min(len(u) for u in uvs)
-    return np.stack([u[:n] for u in uvs]), np.stack([s[:n] for s in scs])
-
-
 def read_detections(root: str | os.PathLike, subject: str, stem: str,
                     cameras: tuple[str, ...] = h36m.CAMERA_IDS) -> tuple[np.ndarray, np.ndarray]:
     """Detections of one sequence for all cameras -> uv (V, T, 37, 2) px, scores (V, T, 37).
@@ -122,6 +92,6 @@ def read_detections(root: str | os.PathLike, subject: str, stem: str,
             scs.append(sc)
         else:
             raise FileNotFoundError(f"{npz}: detections not found (nor {folder}/); write them with "
-                                    "simspine_hub.simulation.inputs.write_detections_npz or a 2D detector")
+                                    "simspine_hub.io.detections.write_detections_npz or a 2D detector")
     n = min(len(u) for u in uvs)
     return np.stack([u[:n] for u in uvs]), np.stack([s[:n] for s in scs])

@@ -32,8 +32,10 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
-from . import __version__, h36m, release, skeleton
-from .geometry import project, yup_to_zup
+from simspine_hub import __version__, skeleton
+from simspine_hub.geometry import project
+from simspine_hub.io import h36m, release
+from simspine_hub.units import kinematics_to_radians, yup_m_to_zup_mm
 
 log = logging.getLogger(__name__)
 
@@ -321,10 +323,10 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
         if model is not None and wanted:
             have = [i for i in wanted if skeleton.KEYPOINT_NAMES[i] in model.marker_names]
             if have:
-                q = np.where(model.rotational, np.deg2rad(seq.kinematics[:n]), seq.kinematics[:n])
+                q = kinematics_to_radians(seq.kinematics[:n])
                 ground = model.marker_positions(q, [skeleton.KEYPOINT_NAMES[i] for i in have])
                 fill = src[:, have] == 0
-                pts[:, have] = np.where(fill[..., None], yup_to_zup(ground) * 1000.0, pts[:, have])
+                pts[:, have] = np.where(fill[..., None], yup_m_to_zup_mm(ground), pts[:, have])
                 src[:, have] = np.where(fill, _SRC["fk"], src[:, have])
         wb = self._h3wb_sequence(h3wb, seq.subject, seq.stem)
         if wb is not None:                                   # H3WB wins on the (sparse) frames it annotates
@@ -346,7 +348,7 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
             except release.ReleaseFormatError:
                 path = None
             if path is not None and Path(path).is_file():
-                from .simulation.model import SpineModel
+                from simspine_hub.osim.model import SpineModel
 
                 cache[subject] = SpineModel(path)
         return cache[subject]

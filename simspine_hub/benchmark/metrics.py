@@ -26,7 +26,7 @@ import tempfile
 
 import numpy as np
 
-from . import skeleton
+from simspine_hub import skeleton
 
 __all__ = ["joint_errors", "mpjpe", "root_relative", "procrustes_align", "p_mpjpe_errors", "n_mpjpe_errors",
            "pck", "pck_auc", "AUC_THRESHOLDS", "oks_ap", "OKS_SUBSETS", "angle_errors", "region_means", "PAPER_REGIONS"]

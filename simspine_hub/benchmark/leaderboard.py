@@ -31,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import h36m, metrics, skeleton
-from ._io import write_text
-from .geometry import world_to_camera
+from simspine_hub import skeleton
+from simspine_hub.benchmark import metrics
+from simspine_hub.geometry import world_to_camera
+from simspine_hub.io import h36m
+from simspine_hub.io.files import write_text
 
 __all__ = ["TASKS", "PredictionsError", "read_predictions", "GroundTruth", "load_ground_truth", "evaluate",
            "format_table", "model_index", "leaderboard_markdown", "PAPER_REFERENCE", "save_predictions"]
@@ -75,7 +77,7 @@ class PredictionsError(ValueError):
 
 def save_predictions(path: str | os.PathLike, **columns) -> Path:
     """Write a predictions ``.npz`` (no pickle: strings are stored as unicode arrays)."""
-    from ._io import atomic_path
+    from simspine_hub.io.files import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -110,7 +112,7 @@ def read_predictions(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise
     except Exception as exc:
         raise PredictionsError(f"{path}: cannot read predictions ({exc}); write .npz with "
-                               "simspine_hub.leaderboard.save_predictions or a flat .parquet") from exc
+                               "simspine_hub.benchmark.leaderboard.save_predictions or a flat .parquet") from exc
 
 
 @dataclass
@@ -135,7 +137,7 @@ def _key(columns: dict, task: str) -> np.ndarray:
 
 def load_ground_truth(task: str, split: str = "test", **dataset_kwargs) -> GroundTruth:
     """Build the ground truth of ``task`` on ``split`` with the dataset builder (``h36m_root=``, ``annotations=``)."""
-    from .builder import load_dataset
+    from simspine_hub.dataset.builder import load_dataset
 
     if task not in TASKS:
         raise ValueError(f"task {task!r} unknown; choose one of {TASKS}")
@@ -176,7 +178,7 @@ def _align(pred: dict, gt: GroundTruth, source: str) -> dict[str, np.ndarray]:
     missing_cols = sorted(required - set(pred))
     if missing_cols:
         raise PredictionsError(f"{source}: missing columns {missing_cols}; the {task} format needs "
-                               f"{sorted(required)} (see simspine_hub.leaderboard)")
+                               f"{sorted(required)} (see simspine_hub.benchmark.leaderboard)")
     n = len(pred[value_col])
     for k in KEYS[task]:
         if len(pred[k]) != n:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import skeleton
-from ._io import atomic_path
+from simspine_hub import skeleton
+from simspine_hub.io.files import atomic_path
 
 __all__ = ["REGION_COLORS", "plot_skeleton_2d"]
 
