@@ -111,8 +111,7 @@ def test_person_detector_plugs_in_from_the_command_line(model_dir, frame_png, tm
 
 
 def test_person_detector_and_device_errors():
-    from simspine_hub.apps.infer import resolve_device
-    from simspine_hub.apps.infer import load_person_detector
+    from simspine_hub.apps.infer import load_person_detector, resolve_device
 
     with pytest.raises(ValueError, match="cannot import"):
         load_person_detector("no_such_module_xyz:detect")

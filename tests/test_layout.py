@@ -24,15 +24,18 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    """Every simspine_hub module a file imports (at any depth: lazy imports count too)."""
+    """Every simspine_hub module a file imports (at any depth: lazy imports count too; relative ones resolved)."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"{path}:{node.lineno}: use absolute imports (simspine_hub....)"
-            mod = node.module or ""
+            base = package[:len(package) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
             found += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
     return [(ln, m) for ln, m in found if m.startswith("simspine_hub")]
 

@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from transformers import AutoModel
 
     import simspine_hub.models  # noqa: F401  (registers the Auto classes)
-
     from simspine_hub.apps.infer import load_person_detector, resolve_device, run_inference
 
     for path in (args.model, args.lifter):

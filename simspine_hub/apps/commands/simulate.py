@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
         from transformers import AutoModel
 
         import simspine_hub.models  # noqa: F401  (registers the Auto classes)
-
         from simspine_hub.apps.detect import detect_capture
 
         detections = detect_capture(AutoModel.from_pretrained(args.detector).eval(), h36m_root,
