@@ -5,8 +5,9 @@ flip pairs and OKS sigmas, the 15 released spine points, the raw-release marker 
 kinematic axes of the paper's OpenSim model, and the Human3.6M 32-joint skeleton with the maps that
 turn it into SIMSPINE limb points.
 
-Sources (facts, not code): the SIMSPINE paper (Table B3), ``shared/reference/FACTS.md`` sections 1-3,
-spinepose ``metainfo.py`` (OKS sigmas) and dfki-av/simspine ``serialize_dataset.py`` (raw order).
+Sources (facts, not code): the SIMSPINE paper (Table B3 and Supplementary B), spinepose ``metainfo.py`` (OKS
+sigmas), dfki-av/simspine ``serialize_dataset.py`` (raw order), the paper's OpenSim model (62 coordinates) and
+the Human3.6M / H3WB joint orders.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ LIMB_KEYPOINTS: tuple[int, ...] = (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 #: 10 face and feet points (pseudo-labels: H3WB, or forward kinematics of the released model).
 FACE_FEET: tuple[int, ...] = (1, 2, 3, 4, 20, 21, 22, 23, 24, 25)
 
-#: Index sets for metrics (FACTS.md section 1): S_C, S_T, S_L, S, B, feet, All.
+#: Index sets for metrics (the paper's Supplementary B): S_C, S_T, S_L, S, B, feet, All.
 REGIONS = MappingProxyType({
     "cervical": (0, 17, 18, 35, 36),
     "thoracic": (29, 30, 31, 32, 33, 34),

@@ -1,5 +1,1 @@
-"""The paper's simulation stages on the real OpenSim model (issue 4 grows this package)."""
-
-from simspine_hub.osim.model import SpineModel, model_file
-
-__all__ = ["SpineModel", "model_file"]
+"""The paper's simulation stages: robust triangulation, filtering, IK stages, curvature proxies, QC, pipeline."""
