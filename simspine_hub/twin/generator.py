@@ -34,23 +34,20 @@ from simspine_hub import skeleton
 from simspine_hub.geometry import project
 from simspine_hub.io import h36m, release
 from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.twin.motions import MOTIONS, motion_coordinates
+from simspine_hub.twin.render import write_video
 from simspine_hub.units import kinematics_to_degrees, yup_m_to_zup_mm
 
 __all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_twin", "load_ground_truth",
            "sequence_stem", "VIDEO_EXTRA_FRAMES"]
 
 VIDEO_EXTRA_FRAMES = 2
+_PELVIS_TY = skeleton.KINEMATIC_AXES.index("pelvis_ty")
 TWIN_VERSION = 4
 
 #: Per-subject body: uniform scale of the generic model and total mass (kg).
 SUBJECT_BODIES = {"S1": (0.96, 62.0), "S5": (0.98, 58.0), "S6": (1.03, 85.0), "S7": (0.99, 70.0),
                   "S8": (1.02, 78.0), "S9": (1.05, 82.0), "S11": (1.01, 74.0)}
-
-#: Twin motion -> Human3.6M action it is filed under.
-MOTIONS = {"walking": "Walking", "sitting_down": "SittingDown", "forward_bending": "Purchases",
-           "lateral_bending": "Greeting", "axial_twist": "Discussion", "phoning": "Phoning",
-           "arm_raising": "Photo"}
-
 
 @dataclass
 class TwinConfig:
@@ -81,136 +78,6 @@ def sequence_stem(subject: str, motion: str) -> str:
     if subject == "S1" and action == "Photo":
         action = "TakingPhoto"
     return f"{action} 1"
-
-
-# --- motions ------------------------------------------------------------------------------------------------
-_IDX = {n: i for i, n in enumerate(skeleton.KINEMATIC_AXES)}
-
-
-def _motion(name: str, t: np.ndarray, q0: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
-    """(T,) seconds -> (T, 62) coordinates (rad / m) for one motion; independent coordinates only."""
-    T = len(t)
-    q = np.tile(q0, (T, 1))
-    # Long sequences repeat a cycle of at most 4 s; a short one is a single cycle.
-    period = min(t[-1], 4.0) if t[-1] > 0 else 1.0
-    ramp = 0.5 - 0.5 * np.cos(np.pi * t / period)        # 0 -> 1 (-> 0 -> 1 ... when repeated), smooth
-    bump = np.sin(np.pi * t / period) ** 2                # 0 -> 1 -> 0
-    amp = 1.0 + 0.15 * rng.standard_normal()
-    heading = rng.uniform(-np.pi, np.pi)
-    x0, z0 = rng.uniform(-0.4, 0.4, size=2)
-
-    def set_(name_: str, values) -> None:
-        q[:, _IDX[name_]] = values
-
-    set_("arm_add_r", -0.15)                              # arms at the sides (the file's default is a T-pose)
-    set_("arm_add_l", -0.15)
-    set_("pelvis_rotation", heading + 0.05 * np.sin(2 * np.pi * 0.5 * t))
-    set_("pelvis_tx", x0)
-    set_("pelvis_tz", z0)
-    breathe = 0.01 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6))
-    set_("neck_flexion", breathe)
-    set_("L5_S1_Flex_Ext", -0.02 + breathe)
-    if name == "walking":
-        f = 0.9 * amp
-        w = 2 * np.pi * f * t
-        radius, speed = 1.2, 1.1 * scale                  # walk on a circle around the capture centre
-        ang = heading + speed / radius * t
-        set_("pelvis_tx", radius * np.cos(ang))
-        set_("pelvis_tz", -radius * np.sin(ang))
-        for s, ph in (("r", 0.0), ("l", np.pi)):
-            set_(f"hip_flexion_{s}", 0.25 + 0.45 * np.sin(w + ph))
-            set_(f"knee_angle_{s}", 0.55 + 0.5 * np.sin(w + ph + 1.2))
-            set_(f"ankle_angle_{s}", 0.1 * np.sin(w + ph - 0.8))
-            set_(f"arm_flex_{s}", -0.35 * np.sin(w + ph))
-            set_(f"elbow_flex_{s}", 0.4 + 0.1 * np.sin(w + ph))
-        # facing along the circle's tangent (pelvis_rotation is about the vertical; kept unwrapped)
-        set_("pelvis_rotation", ang + np.pi / 2 + 0.08 * np.sin(w))
-        set_("L5_S1_axial_rotation", -0.04 * np.sin(w))
-        set_("L5_S1_Lat_Bending", 0.015 * np.sin(2 * w))
-        set_("pelvis_list", 0.04 * np.sin(w))
-    elif name == "sitting_down":
-        set_("L5_S1_Flex_Ext", -0.02 - 0.09 * amp * ramp)
-        set_("neck_flexion", 0.15 * ramp)
-        for s in ("r", "l"):
-            set_(f"hip_flexion_{s}", 1.45 * ramp)
-            set_(f"knee_angle_{s}", 1.55 * ramp)
-            set_(f"ankle_angle_{s}", 0.15 * ramp)
-            set_(f"elbow_flex_{s}", 0.6 * ramp)
-        set_("pelvis_tilt", -0.25 * ramp)
-    elif name == "forward_bending":
-        set_("L5_S1_Flex_Ext", -0.02 - 0.15 * amp * bump)
-        set_("pelvis_tilt", -0.45 * bump)
-        for s in ("r", "l"):
-            set_(f"hip_flexion_{s}", 0.45 * bump)
-            set_(f"knee_angle_{s}", 0.25 * bump)
-            set_(f"arm_flex_{s}", 0.9 * bump)
-        set_("neck_flexion", 0.25 * bump)
-    elif name == "lateral_bending":
-        side = np.sin(2 * np.pi * t / period)
-        set_("L5_S1_Lat_Bending", 0.035 * amp * side)
-        set_("pelvis_list", 0.08 * side)
-        set_("neck_bending", 0.3 * side)
-        set_("arm_add_r", -0.15 - 1.2 * np.clip(side, 0, None))
-        set_("elbow_flex_r", 0.8 * np.clip(side, 0, None))
-    elif name == "axial_twist":
-        twist = np.sin(2 * np.pi * t / period)
-        set_("L5_S1_axial_rotation", 0.22 * amp * twist)
-        set_("pelvis_rotation", heading + 0.2 * twist)
-        set_("neck_rotation", 0.5 * twist)
-        for s, sg in (("r", 1.0), ("l", -1.0)):
-            set_(f"arm_flex_{s}", 0.4 + 0.3 * sg * twist)
-            set_(f"elbow_flex_{s}", 1.2)
-    elif name == "phoning":
-        set_("arm_flex_r", 0.6 * ramp)
-        set_("arm_add_r", -0.15 - 0.3 * ramp)
-        set_("elbow_flex_r", 2.3 * ramp)
-        set_("neck_bending", -0.25 * ramp)
-        set_("neck_rotation", 0.2 * ramp)
-        set_("L5_S1_Lat_Bending", -0.015 * ramp)
-    elif name == "arm_raising":
-        for s in ("r", "l"):
-            set_(f"arm_flex_{s}", 1.3 * amp * bump)
-            set_(f"elbow_flex_{s}", 1.6 * bump)
-        set_("L5_S1_Flex_Ext", -0.02 + 0.04 * bump)
-        set_("neck_flexion", -0.1 * bump)
-    return q
-
-
-# --- rendering ------------------------------------------------------------------------------------------------
-_REGION_BGR = {"cervical": (180, 105, 255), "thoracic": (255, 160, 60), "lumbar": (90, 200, 90),
-               "body": (200, 200, 200)}
-
-
-def _render(points2d: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Draw one (37, 2) pixel skeleton as shaded limbs -> (H, W, 3) uint8 BGR."""
-    import cv2
-
-    w, h = size
-    img = np.empty((h, w, 3), np.uint8)
-    img[:] = np.linspace(70, 30, h, dtype=np.uint8)[:, None, None]
-    pts = np.round(points2d * 4).astype(np.int64)  # 2 bits of sub-pixel precision
-    for child, parent in skeleton.SKELETON_EDGES:
-        region = skeleton.KEYPOINT_REGION[child]
-        col = _REGION_BGR[region]
-        shade = tuple(int(c * 0.6) for c in col)
-        cv2.line(img, tuple(pts[child]), tuple(pts[parent]), shade, 16, cv2.LINE_AA, shift=2)
-        cv2.line(img, tuple(pts[child]), tuple(pts[parent]), col, 8, cv2.LINE_AA, shift=2)
-    for i in range(len(pts)):
-        cv2.circle(img, tuple(pts[i]), 4 * 5, (255, 255, 255), -1, cv2.LINE_AA, shift=2)
-    return img
-
-
-def _write_video(path: Path, frames2d: np.ndarray, size: tuple[int, int], fps: float) -> None:
-    import cv2
-
-    with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not writer.isOpened():
-            raise RuntimeError(f"{path}: OpenCV cannot write MP4 (mp4v)")
-        n = len(frames2d)
-        for i in range(n + VIDEO_EXTRA_FRAMES):
-            writer.write(_render(frames2d[min(i, n - 1)], size))
-        writer.release()
 
 
 # --- generation -----------------------------------------------------------------------------------------------
@@ -249,7 +116,7 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
             cams = h36m.builtin_cameras(subject)
             release.write_calibration_toml(rel / "cameras" / f"Calib_{subject}.toml", cams)
             q0 = model.default_pose
-            q0[_IDX["pelvis_ty"]] *= factor
+            q0[_PELVIS_TY] *= factor
             manifest["subjects"][subject] = {"scale": factor, "mass_kg": mass, "sequences": []}
             n = int(round(config.seconds * config.fps))
             t = np.arange(n) / config.fps
@@ -257,10 +124,10 @@ def generate_twin(out: str | os.PathLike, config: TwinConfig | None = None, prog
                                                           "LSmallToe", "RSmallToe")]
             for motion in config.motions:
                 stem = sequence_stem(subject, motion)
-                q = model.apply_couplers(_motion(motion, t, q0, _subject_seed(config.seed, subject, motion), factor))
+                q = model.apply_couplers(motion_coordinates(motion, t, q0, _subject_seed(config.seed, subject, motion), factor))
                 ground = model.marker_positions(q)                        # (T, M, 3) m, Y-up
                 lift = ground[:, feet, 1].min(axis=1) - 0.02 * factor     # feet on the floor
-                q[:, _IDX["pelvis_ty"]] -= lift
+                q[:, _PELVIS_TY] -= lift
                 ground[..., 1] -= lift[:, None]
                 world = yup_m_to_zup_mm(ground)                       # mm, Z-up
                 pts37 = world[:, [model.marker_names.index(nm) for nm in skeleton.KEYPOINT_NAMES]]
@@ -310,8 +177,8 @@ def _write_h36m(root: Path, subject: str, stem: str, j32: np.ndarray, pts37: np.
         h36m.write_pose_cdf(feats / "D2_Positions" / f"{stem}.{cam_id}.cdf",
                             project(j32.astype(np.float64), cam))
         if config.videos:
-            _write_video(root / subject / "Videos" / f"{stem}.{cam_id}.mp4", project(pts37, cam),
-                         cam.size, config.fps)
+            write_video(root / subject / "Videos" / f"{stem}.{cam_id}.mp4", project(pts37, cam),
+                        cam.size, config.fps, VIDEO_EXTRA_FRAMES)
 
 
 def _write_release_sequence(rel: Path, subject: str, stem: str, t: np.ndarray, q: np.ndarray,
