@@ -64,3 +64,27 @@ def test_importing_the_package_stays_cheap():
             "print(sorted(m for m in ('torch', 'transformers', 'opensim', 'timm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"heavy modules imported by the data/simulation layers: {out}"
+
+
+def test_every_public_name_exists():
+    """``__all__`` lists names the module defines (an out-of-date ``__all__`` breaks ``from m import *``)."""
+    stale = []
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        defined = set()
+        exported = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            defined.add(n.id)
+                            if n.id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
+                                exported = [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        stale += [f"{path.relative_to(PKG.parent)}: {name}" for name in exported if name not in defined]
+    assert not stale, "names in __all__ that the module does not define:\n" + "\n".join(stale)
