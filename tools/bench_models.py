@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from simspine_hub.models import create_model
-from simspine_hub.models._base import InferenceModel, fuse_conv_bn
+from simspine_hub.models.inference import InferenceModel, fuse_conv_bn
 
 warnings.simplefilter("ignore")
 

@@ -7,7 +7,7 @@ Needs the ``models`` extra (torch, timm, transformers).
 """
 
 from simspine_hub.models import hrnet, lifter, rtmpose, vitpose  # noqa: F401  (registration)
-from simspine_hub.models._base import InferenceModel
 from simspine_hub.models._registry import create_model, list_models
+from simspine_hub.models.inference import InferenceModel
 
 __all__ = ["create_model", "list_models", "InferenceModel"]

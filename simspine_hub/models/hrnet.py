@@ -14,9 +14,11 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from simspine_hub.models._base import SimspinePreTrainedModel
-from simspine_hub.models._registry import register_auto_classes, register_model
-from simspine_hub.models.processing import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
+# relative imports within models/ only: transformers copies this file and those it imports relatively
+# into a saved folder, which then loads with trust_remote_code=True where simspine_hub is not installed
+from ._base import SimspinePreTrainedModel
+from ._constants import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
+from ._registry import register_auto_classes, register_model
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
 

@@ -19,9 +19,19 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from simspine_hub import skeleton
-from simspine_hub.models._base import SimspinePreTrainedModel
-from simspine_hub.models._registry import register_auto_classes, register_model
+# relative imports within models/ only: transformers copies this file and those it imports relatively into a
+# saved folder, which then loads with trust_remote_code=True where simspine_hub is not installed
+from ._base import SimspinePreTrainedModel
+from ._registry import register_auto_classes, register_model
+
+# the package's skeleton; absent when this file runs as hub remote code, where config.json names the keypoints
+# and the root (the defaults below only serve create_model)
+try:
+    from simspine_hub import skeleton
+except ImportError:
+    from types import SimpleNamespace
+
+    skeleton = SimpleNamespace(SPINE15=(), NUM_KEYPOINTS=0, ROOT=-1)
 
 __all__ = ["LifterConfig", "SimpleBaseline3D", "LifterOutput", "LIFTER_VARIANTS", "normalize_screen"]
 

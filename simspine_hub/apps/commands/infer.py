@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     detector = load_person_detector(args.person_detector) if args.person_detector else None
     model = AutoModel.from_pretrained(args.model).eval().to(device)
     if args.compile or args.bf16:
-        from simspine_hub.models._base import InferenceModel
+        from simspine_hub.models.inference import InferenceModel
 
         model = InferenceModel(model, compile=args.compile, bf16=args.bf16)
     lifter = AutoModel.from_pretrained(args.lifter).eval().to(device) if args.lifter else None
