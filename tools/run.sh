@@ -5,12 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-POSE2SIM_VERSION=0.10.49   # the paper's OpenSim model ships in this wheel; installed without its deps
+# the paper's OpenSim model ships in this wheel (installed without its deps); the one pin is in osim/model.py
+POSE2SIM_VERSION=$(sed -n 's/^POSE2SIM_VERSION = "\([^"]*\)".*/\1/p' simspine_hub/osim/model.py)
+[ -n "$POSE2SIM_VERSION" ] || { echo "tools/run.sh: no POSE2SIM_VERSION in simspine_hub/osim/model.py" >&2; exit 2; }
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.simspine-setup
-want="$(cat pyproject.toml tools/run.sh | sha256sum | cut -c1-16)"
+want="$( (cat pyproject.toml tools/run.sh; echo "pose2sim $POSE2SIM_VERSION") | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev]"

@@ -2,6 +2,11 @@
 
 The model file ships inside the ``pose2sim`` wheel (BSD-3); the project's set-up installs that wheel with
 ``--no-deps`` so that only its data arrives. :func:`model_file` finds it without importing Pose2Sim.
+:data:`POSE2SIM_VERSION` is the one pin of that wheel (``tools/run.sh`` reads it from this file).
+
+:class:`SpineModel` reads the model's kinematics from the XML (:mod:`simspine_hub.osim.xml`): forward
+kinematics, couplers and markers need no OpenSim. Scaling (OpenSim's ``Model.scale``) and the reference
+forward kinematics through OpenSim need the ``opensim`` extra.
 
 Units: OpenSim works in metres and radians, ground frame Y-up. Marker tables are (T, M, 3) metres.
 """
@@ -16,10 +21,12 @@ from types import MappingProxyType
 import numpy as np
 
 from simspine_hub import skeleton
+from simspine_hub.osim.fk import VectorizedFK
+from simspine_hub.osim.xml import add_markers, read_osim
 
-__all__ = ["model_file", "SIMSPINE_MARKERS", "H36M_MARKERS", "SpineModel", "ModelNotFoundError"]
+__all__ = ["model_file", "SIMSPINE_MARKERS", "H36M_MARKERS", "SpineModel", "ModelNotFoundError", "POSE2SIM_VERSION"]
 
-POSE2SIM_VERSION = "0.10.49"
+POSE2SIM_VERSION = "0.10.49"   # the one pin: tools/run.sh reads this line
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -38,7 +45,7 @@ def model_file(name: str = "Model_Pose2Sim_muscles_flex.osim") -> Path:
             return path
     raise ModelNotFoundError(
         f"OpenSim model {name} not found: install its data with "
-        f"`pip install --no-deps pose2sim=={POSE2SIM_VERSION}` (tools/setup.sh does this), "
+        f"`pip install --no-deps pose2sim=={POSE2SIM_VERSION}` (tools/run.sh does this), "
         "or set SIMSPINE_OSIM_MODEL to an .osim file")
 
 
@@ -118,7 +125,10 @@ assert tuple(H36M_MARKERS) == skeleton.H36M_JOINT_NAMES
 
 
 class SpineModel:
-    """An OpenSim model with markers, coupler-aware posing and batched forward kinematics.
+    """The paper's model (or any OpenSim 4 model) with markers, couplers and batched forward kinematics.
+
+    Read from the .osim XML; OpenSim is only needed for :meth:`scale`, :meth:`marker_positions_opensim`
+    and :attr:`model` (the ``opensim.Model``).
 
     Args:
         path: .osim file (default: the paper's model, :func:`model_file`).
@@ -127,54 +137,42 @@ class SpineModel:
 
     def __init__(self, path: str | os.PathLike | None = None,
                  markers: dict[str, tuple[str, tuple[float, float, float]]] | None = None) -> None:
-        import opensim as osim
-
-        osim.Logger.setLevelString("error")
-        osim.Logger.removeFileSink()  # no opensim.log in the user's working directory
         self.path = Path(path) if path is not None else model_file()
         if not self.path.is_file():
             raise ModelNotFoundError(f"{self.path}: OpenSim model not found")
-        self.model = osim.Model(str(self.path))
-        for name, (body, loc) in (markers or {}).items():
-            if self.model.getMarkerSet().contains(name):
-                continue
-            self.model.addMarker(osim.Marker(name, self.model.getBodySet().get(body), osim.Vec3(*loc)))
-        self.model.finalizeConnections()
-        self.state = self.model.initSystem()
-        cs = self.model.getCoordinateSet()
-        self.coordinate_names = tuple(cs.get(i).getName() for i in range(cs.getSize()))
+        self._load(self.path.read_bytes())
+        new = {n: v for n, v in (markers or {}).items() if n not in self.tree.markers}
+        unknown = sorted({b for b, _ in new.values() if b not in self.tree.bodies})
+        if unknown:
+            raise ValueError(f"{self.path}: markers name bodies the model lacks: {unknown}")
+        if new:
+            self._load(add_markers(self._xml, new))
+
+    def _load(self, text: bytes) -> None:
+        self._xml = text
+        self.tree = read_osim(self.path, text)
+        self.coordinate_names = self.tree.coordinate_names
         if self.coordinate_names != skeleton.KINEMATIC_AXES:
             raise ValueError(f"{self.path}: coordinates differ from the 62 SIMSPINE kinematic axes")
-        self._coords = [cs.get(i) for i in range(cs.getSize())]
         # rotations (radians in OpenSim, degrees in .mot); coupled knee_angle_*_beta counts as a rotation
         self.rotational = skeleton.ROTATIONAL                 # coordinate_names == KINEMATIC_AXES (checked above)
-        self.couplers = self._read_couplers()
-        ms = self.model.getMarkerSet()
-        self.marker_names = tuple(ms.get(i).getName() for i in range(ms.getSize()))
-        self._markers = [ms.get(i) for i in range(ms.getSize())]
-
-    def _read_couplers(self) -> list[tuple[int, int, float, float]]:
-        """Linear coordinate couplers as (dependent index, independent index, slope, intercept)."""
-        import opensim as osim
-
-        out = []
         idx = {n: i for i, n in enumerate(self.coordinate_names)}
-        cset = self.model.getConstraintSet()
-        for i in range(cset.getSize()):
-            c = osim.CoordinateCouplerConstraint.safeDownCast(cset.get(i))
-            if c is None:
-                continue
-            f = osim.LinearFunction.safeDownCast(c.getFunction())
-            ind = c.getIndependentCoordinateNames()
-            if f is None or ind.getSize() != 1:
-                raise ValueError(f"{self.path}: coupler {c.getName()} is not a 1-D linear function")
-            out.append((idx[c.getDependentCoordinateName()], idx[ind.get(0)], f.getSlope(), f.getIntercept()))
-        return out
+        #: enforced linear couplers as (dependent index, independent index, slope, intercept)
+        self.couplers = [(idx[c.dependent], idx[c.independent], c.slope, c.intercept)
+                         for c in self.tree.couplers if c.enforced]
+        self.marker_names = tuple(self.tree.markers)
+        self._fk = None
+        self._osim = None
 
     @property
     def default_pose(self) -> np.ndarray:
         """(62,) default coordinate values (radians / metres)."""
-        return np.array([c.getDefaultValue() for c in self._coords])
+        return np.array([c.default for c in self.tree.coordinates])
+
+    @property
+    def total_mass(self) -> float:
+        """Sum of the body masses, kg."""
+        return self.tree.total_mass
 
     def apply_couplers(self, q: np.ndarray) -> np.ndarray:
         """Return (T, 62) ``q`` with every coupled coordinate set from its independent one.
@@ -186,64 +184,71 @@ class SpineModel:
             q[..., dep] = slope * q[..., ind] + icpt
         return q
 
-    def scale(self, factor: float, mass: float | None = None) -> None:
-        """Scale every body uniformly by ``factor`` (markers and joints follow); set total mass (kg)."""
-        import opensim as osim
+    @property
+    def model(self):
+        """This model as an ``opensim.Model``, initialised (needs the ``opensim`` extra)."""
+        if self._osim is None:
+            from simspine_hub.osim.scaling import load_opensim_model
 
-        scale_set = osim.ScaleSet()
-        bodies = self.model.getBodySet()
-        for i in range(bodies.getSize()):
-            s = osim.Scale()
-            s.setSegmentName(bodies.get(i).getName())
-            s.setScaleFactors(osim.Vec3(factor, factor, factor))
-            s.setApply(True)
-            scale_set.cloneAndAppend(s)
-        state = self.model.initSystem()
-        self.model.scale(state, scale_set, True, -1.0 if mass is None else float(mass))
-        self.state = self.model.initSystem()
-        self._fk = None                                  # geometry changed: rebuild the vectorised FK
+            self._osim = load_opensim_model(self._xml)
+        return self._osim[0]
+
+    def scale(self, factor: float, mass: float | None = None) -> None:
+        """Scale every body uniformly by ``factor`` with OpenSim's ``Model.scale`` (markers and joints follow);
+        set the total mass (kg). Needs the ``opensim`` extra."""
+        from simspine_hub.osim.scaling import scale_uniformly
+
+        self._load(scale_uniformly(self._xml, factor, mass))
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the (scaled) model with its markers as .osim."""
+        """Write the (scaled) model with its markers as .osim (no OpenSim needed)."""
         from simspine_hub.io.files import atomic_path
 
         with atomic_path(path) as tmp:
-            self.model.printToXML(str(tmp))
+            Path(tmp).write_bytes(self._xml)
 
     def marker_positions(self, q: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
         """Forward kinematics: (T, 62) coordinates (rad / m) -> (T, M, 3) marker positions, metres, ground.
 
         Coupled coordinates in ``q`` are overwritten from their independent coordinates first. Vectorised
-        over frames (:class:`~simspine_hub.osim.fk.VectorizedFK`, read from this OpenSim model and
-        equal to OpenSim's own forward kinematics to 1e-9 m; :meth:`marker_positions_opensim` is the
-        frame-by-frame OpenSim reference).
+        over frames (:class:`~simspine_hub.osim.fk.VectorizedFK`, read from the .osim XML and equal to
+        OpenSim's own forward kinematics to 1e-9 m; :meth:`marker_positions_opensim` is the frame-by-frame
+        OpenSim reference).
         """
-        from simspine_hub.osim.fk import VectorizedFK
-
         q = self.apply_couplers(np.atleast_2d(q))
         names = self.marker_names if names is None else tuple(names)
-        missing = [n for n in names if n not in self.marker_names]
+        missing = [n for n in names if n not in self.tree.markers]
         if missing:
             raise KeyError(f"marker {missing[0]!r} is not on the model {self.path}")
-        if getattr(self, "_fk", None) is None:
-            self._fk = VectorizedFK(self.model, self.coordinate_names)
+        if self._fk is None:
+            self._fk = VectorizedFK(self.tree, self.coordinate_names)
         return self._fk.marker_positions(q, names)
+
+    @property
+    def fk(self) -> VectorizedFK:
+        """The model's :class:`~simspine_hub.osim.fk.VectorizedFK` (body poses, marker positions)."""
+        if self._fk is None:
+            self._fk = VectorizedFK(self.tree, self.coordinate_names)
+        return self._fk
 
     def marker_positions_opensim(self, q: np.ndarray, names: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
         """Reference forward kinematics through OpenSim, one frame at a time (same contract as above)."""
         q = self.apply_couplers(np.atleast_2d(q))
         names = self.marker_names if names is None else tuple(names)
-        lookup = {n: m for n, m in zip(self.marker_names, self._markers)}
-        try:
-            markers = [lookup[n] for n in names]
-        except KeyError as exc:
-            raise KeyError(f"marker {exc.args[0]!r} is not on the model {self.path}") from exc
+        model = self.model
+        state = self._osim[1]
+        ms = model.getMarkerSet()
+        missing = [n for n in names if not ms.contains(n)]
+        if missing:
+            raise KeyError(f"marker {missing[0]!r} is not on the model {self.path}")
+        markers = [ms.get(n) for n in names]
+        cs = model.getCoordinateSet()
+        coords = [cs.get(n) for n in self.coordinate_names]
         out = np.empty((len(q), len(markers), 3))
-        st, model, coords = self.state, self.model, self._coords
         for t, row in enumerate(q):
             for c, v in zip(coords, row):
-                c.setValue(st, float(v), False)
-            model.realizePosition(st)
+                c.setValue(state, float(v), False)
+            model.realizePosition(state)
             for j, m in enumerate(markers):
-                out[t, j] = m.getLocationInGround(st).to_numpy()
+                out[t, j] = m.getLocationInGround(state).to_numpy()
         return out

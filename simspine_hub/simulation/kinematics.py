@@ -23,6 +23,7 @@ from scipy.linalg import solve_banded
 
 from simspine_hub import skeleton
 from simspine_hub.io import release
+from simspine_hub.osim.backend import quiet_stdout, require_opensim
 from simspine_hub.osim.model import SIMSPINE_MARKERS, SpineModel, model_file
 from simspine_hub.units import MM_PER_M, kinematics_to_radians, yup_m_to_zup_mm, zup_mm_to_yup_m
 
@@ -107,8 +108,7 @@ def scale_model(factor: float, out_path: str | os.PathLike, mass_kg: float | Non
     ``mass_kg`` defaults to the generic model's mass times ``factor**3`` (a uniform-density estimate).
     """
     model = SpineModel(base or model_file(), markers=SIMSPINE_MARKERS)
-    generic_mass = sum(model.model.getBodySet().get(i).getMass() for i in range(model.model.getBodySet().getSize()))
-    model.scale(factor, mass_kg if mass_kg is not None else generic_mass * factor ** 3)
+    model.scale(factor, mass_kg if mass_kg is not None else model.total_mass * factor ** 3)
     model.save(out_path)
     return Path(out_path)
 
@@ -125,10 +125,7 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
     Returns:
         q (T, 62) radians / metres, and the per-frame marker RMS error (T,) in mm.
     """
-    import opensim as osim
-
-    osim.Logger.setLevelString("error")
-    osim.Logger.removeFileSink()  # no opensim.log in the user's working directory
+    osim = require_opensim("OpenSim's InverseKinematicsTool (--ik opensim)")
     weights = weights or IK_WEIGHTS
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
@@ -151,7 +148,7 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
             task.setApply(True)
             task.setWeight(float(weights.get(n, 1.0)))
             tasks.cloneAndAppend(task)
-        with _quiet_stdout():                      # OpenSim prints a model summary on stdout
+        with quiet_stdout():                      # OpenSim prints a model summary on stdout
             ok = ik.run()
         if not ok:
             raise RuntimeError(f"OpenSim IK failed on {model_path}")
@@ -161,23 +158,6 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
     idx = [cols.index(a) for a in skeleton.KINEMATIC_AXES]
     q = values[:, idx]
     return kinematics_to_radians(q), rms
-
-
-class _quiet_stdout:
-    """Silence C++ writes to file descriptor 1 for a block (Python's own stdout is flushed first)."""
-
-    def __enter__(self):
-        import sys
-
-        sys.stdout.flush()
-        self._saved = os.dup(1)
-        self._null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self._null, 1)
-
-    def __exit__(self, *exc):
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
-        os.close(self._null)
 
 
 def smooth_coordinates(q: np.ndarray, lam: float) -> np.ndarray:
