@@ -7,6 +7,7 @@ PATH holds small public files that this project did not write:
 
     mmpose/cameras.pkl, h36m_coco.json, test_h36m_body3d.npz   (open-mmlab/mmpose tests/data/h36m)
     karfly/camera-parameters.json                              (karfly/human36m-camera-parameters)
+    h36m_metadata/metadata_xml_mapping.json                    (metadata.xml's stem table, public dump)
     vp3d/h36m_cameras.json                                     (VideoPose3D common/h36m_dataset.py values)
     pose2sim/S00_Demo_Session/..., pose2sim/calibs/*.toml*     (perfanalytics/pose2sim demo data)
 
@@ -202,6 +203,23 @@ def check_image_names_mmpose(root: Path) -> bool:
     return _report("names not reproduced", bad, 0, "")
 
 
+def check_h36m_sequence_names(root: Path) -> bool:
+    """Every stem of metadata.xml's mapping parses; the S11 broken view hits only the stem 'Directions'."""
+    mapping = json.loads((root / "h36m_metadata" / "metadata_xml_mapping.json").read_text())
+    stems = [(s, stem) for s in h36m.SUBJECTS for stem in mapping[s].values() if not stem.startswith("_ALL")]
+    bad = 0
+    for _, stem in stems:
+        try:
+            h36m.parse_sequence_name(stem)
+        except ValueError:
+            bad += 1
+    views = {stem: len(h36m.usable_cameras("S11", stem)) for s, stem in stems if s == "S11" and "Directions" in stem}
+    print(f"  {len(stems)} sequence stems of the 7 subjects; S11 usable views: {views}")
+    ok = _report("stems that do not parse", bad, 0, "")
+    return ok & _report("S11 views dropped outside the stem 'Directions'",
+                        sum(4 - n for stem, n in views.items() if stem != "Directions"), 0, "")
+
+
 # --- Pose2Sim formats -----------------------------------------------------------------------------------
 def _pose2sim_common():
     import logging
@@ -314,6 +332,7 @@ CHECKS = {
     "cameras_vp3d": check_cameras_vp3d,
     "projection_mmpose": check_projection_mmpose,
     "image_names_mmpose": check_image_names_mmpose,
+    "h36m_sequence_names": check_h36m_sequence_names,
     "pose2sim_calibration": check_pose2sim_calibration,
     "pose2sim_trc": check_pose2sim_trc,
     "openpose_json": check_openpose_json,

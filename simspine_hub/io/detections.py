@@ -31,23 +31,47 @@ def write_detections_npz(path: str | os.PathLike, keypoints: np.ndarray, scores:
 
 
 def read_openpose_json(folder: str | os.PathLike, num_keypoints: int = skeleton.NUM_KEYPOINTS) -> tuple[np.ndarray, np.ndarray]:
-    """A folder of per-frame OpenPose-style JSON -> (T, K, 2) pixels, (T, K) scores (NaN / 0 if nobody)."""
+    """A folder of per-frame OpenPose-style JSON -> (T, K, 2) pixels, (T, K) scores.
+
+    A frame with nobody (``"people": []``), or with an empty person (``{"people": [{}]}``, which Pose2Sim
+    writes for a view without a match) or empty ``pose_keypoints_2d``, is a missing detection: NaN pixels,
+    score 0. The first person of each file is read.
+    """
     files = sorted(Path(folder).glob("*.json"))
     if not files:
         raise FileNotFoundError(f"{folder}: no .json files; expected one OpenPose-style file per frame")
     kp = np.full((len(files), num_keypoints, 2), np.nan)
     sc = np.zeros((len(files), num_keypoints))
     for t, f in enumerate(files):
-        try:
-            people = json.loads(f.read_text()).get("people", [])
-        except ValueError as exc:
-            raise ValueError(f"{f}: not valid JSON ({exc})") from exc
-        if people:
-            a = np.asarray(people[0]["pose_keypoints_2d"], dtype=np.float64).reshape(-1, 3)
-            if len(a) != num_keypoints:
-                raise ValueError(f"{f}: {len(a)} keypoints; expected {num_keypoints}")
-            kp[t], sc[t] = a[:, :2], a[:, 2]
+        a = _first_person(f)
+        if a is None:
+            continue
+        if len(a) != num_keypoints:
+            raise ValueError(f"{f}: {len(a)} keypoints; expected {num_keypoints}")
+        kp[t], sc[t] = a[:, :2], a[:, 2]
     return kp, sc
+
+
+def _first_person(path: Path) -> np.ndarray | None:
+    """(K, 3) [x, y, score] of the first person in an OpenPose-style JSON file, or None when there is none."""
+    try:
+        people = json.loads(path.read_text()).get("people") or []
+    except (ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}: not an OpenPose-style JSON object ({exc})") from exc
+    if not people:
+        return None
+    if not isinstance(people[0], dict):
+        raise ValueError(f"{path}: people[0] is {type(people[0]).__name__}; expected an object")
+    values = people[0].get("pose_keypoints_2d")
+    if not values:
+        return None
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: pose_keypoints_2d is not a list of numbers ({exc})") from exc
+    if a.ndim != 1 or a.size % 3:
+        raise ValueError(f"{path}: pose_keypoints_2d has {a.size} values; expected [x0, y0, c0, x1, ...]")
+    return a.reshape(-1, 3)
 
 
 def read_h36m_d2(data: h36m.Human36M, subject: str, stem: str,

@@ -13,8 +13,12 @@ published calibration below. Both use the Human3.6M distortion model (see :mod:`
 
 Quirks handled: S1 names ``TakingPhoto*``/``WalkingDog*`` (normalised to ``Photo``/``WalkDog``),
 irregular subaction suffixes (kept verbatim as ``subaction``), ``_ALL`` sequences (skipped), and the
-broken S11 ``Directions`` video of camera 54138969: like VideoPose3D's ``prepare_data_h36m.py`` we treat
-that view as missing; the 3D sequence stays, and per-view readers skip that one camera.
+broken S11 ``Directions`` video of camera 54138969: like VideoPose3D's ``prepare_data_h36m.py``, which
+drops the sequence whose file stem is exactly ``Directions`` (not ``Directions 1``), we treat that one
+view as missing (:data:`BROKEN_VIEWS`, :func:`usable_cameras`); the 3D sequence stays.
+
+Extracted frames are named by convention (:data:`IMAGE_NAMINGS`, :func:`image_names`): the SIMSPINE
+authors' converter and mmpose's Human3.6M extraction differ in the first index and in which frames exist.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ __all__ = [
     "CAMERA_IDS", "SUBJECTS", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "ACTIONS", "FPS", "H36MFormatError",
     "Sequence", "Human36M", "builtin_cameras", "read_camera_json", "write_camera_json",
     "read_pose_cdf", "write_pose_cdf", "normalize_action", "parse_sequence_name",
-    "read_videopose3d_npz", "read_h3wb_npz", "BROKEN_VIEWS",
+    "read_videopose3d_npz", "read_h3wb_npz", "BROKEN_VIEWS", "usable_cameras", "IMAGE_NAMINGS", "image_names",
+    "IMAGE_SIZES",
 ]
 
 FPS = 50.0
@@ -51,8 +56,18 @@ ACTIONS: tuple[str, ...] = (
     "Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
     "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "WalkTogether", "Walking")
 _ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
-#: (subject, action, camera) views that are missing or corrupt in the official release.
+#: (subject, sequence file stem, camera) views that are missing or corrupt in the official release. Matched
+#: on the exact stem, as VideoPose3D's ``prepare_data_h36m.py`` does: ``S11/Directions 1`` keeps all views.
 BROKEN_VIEWS = frozenset({("S11", "Directions", "54138969")})
+
+#: Image-name conventions for frames extracted from the Human3.6M videos, named after who writes them:
+#: {name: (file-name number of frame 0, every how many frames an image exists)}. Both write the relative
+#: path ``<S>/<S>_<key>.<camera>/<S>_<key>.<camera>_<number:06d>.jpg`` (``<key>``: the stem, spaces as ``_``).
+#:   ``simspine``: the SIMSPINE authors' converter (dfki-av/simspine ``tools/preprocess_simspine.py``):
+#:                 0-based, every frame.
+#:   ``mmpose``:   mmpose's extraction (``tools/dataset_converters/preprocess_h36m.py``): 1-based (frame i is
+#:                 ``i + 1``), every 5th frame (its default ``sample_rate``); other frames have no image.
+IMAGE_NAMINGS = {"simspine": (0, 1), "mmpose": (1, 5)}
 
 
 class H36MFormatError(ValueError):
@@ -214,6 +229,25 @@ def parse_sequence_name(stem: str) -> tuple[str, str]:
     return normalize_action(m.group(1)), m.group(2) or ""
 
 
+def usable_cameras(subject: str, stem: str, cameras: tuple[str, ...] | list[str] = CAMERA_IDS) -> list[str]:
+    """``cameras`` without the :data:`BROKEN_VIEWS` of sequence ``subject/stem`` (exact file stem)."""
+    return [c for c in cameras if (subject, stem, c) not in BROKEN_VIEWS]
+
+
+def image_names(subject: str, stem: str, camera: str, frames: np.ndarray,
+                naming: str = "simspine") -> list[str | None]:
+    """Relative image paths of 0-based Human3.6M ``frames`` under an :data:`IMAGE_NAMINGS` convention.
+
+    A frame the convention does not extract (mmpose: ``i % 5 != 0``) gets None.
+    """
+    if naming not in IMAGE_NAMINGS:
+        raise ValueError(f"image naming {naming!r} unknown; choose one of {sorted(IMAGE_NAMINGS)}")
+    first, every = IMAGE_NAMINGS[naming]
+    prefix = f"{subject}_{stem.replace(' ', '_')}.{camera}"
+    folder = f"{subject}/{prefix}/{prefix}"
+    return [f"{folder}_{int(i) + first:06d}.jpg" if int(i) % every == 0 else None for i in frames]
+
+
 @dataclass(frozen=True)
 class Sequence:
     """One Human3.6M recording: ``stem`` is the file name without extension (e.g. ``"Walking 1"``)."""
@@ -284,7 +318,7 @@ class Human36M:
 
     def views(self, seq: Sequence) -> list[str]:
         """Camera ids usable for ``seq`` (excludes :data:`BROKEN_VIEWS`)."""
-        return [c for c in CAMERA_IDS if (seq.subject, seq.action, c) not in BROKEN_VIEWS]
+        return usable_cameras(seq.subject, seq.stem)
 
     def iter_frames(self, subject: str, stem: str, camera: str, stride: int = 1,
                     limit: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
