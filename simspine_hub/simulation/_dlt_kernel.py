@@ -2,8 +2,9 @@
 
 Per point (in parallel over points, in chunks so scratch arrays are allocated once per chunk):
 
-1. rows ``w * (x P3 - P1)``, ``w * (y P3 - P2)`` of the views that see it (finite pixel, weight > 0),
-   optionally equilibrated to unit norm; fewer than two such views -> NaN;
+1. rows ``x P3 - P1``, ``y P3 - P2`` of the views that see it (finite pixel, weight > 0), optionally
+   equilibrated to unit norm, then multiplied by the view's weight (so equilibration never cancels the
+   weight); fewer than two such views -> NaN;
 2. Householder QR of that ``m x 4`` matrix ``A`` -> upper-triangular ``R`` (same right singular vectors as
    ``A``, without forming ``AᵀA``, so no squaring of the condition number);
 3. inverse iteration ``x <- (RᵀR)⁻¹ x`` by two triangular solves, started from the inhomogeneous
@@ -12,8 +13,9 @@ Per point (in parallel over points, in chunks so scratch arrays are allocated on
 4. points that have not converged after ``iters`` steps (``σ3 ≈ σ4``: near-degenerate geometry) or whose
    ``R[:3, :3]`` is singular are solved by Hestenes' one-sided Jacobi SVD of ``R`` instead.
 
-Equals numpy's batched SVD of :func:`simspine_hub.geometry.triangulate_dlt` to ~1e-12 of the world unit
-(test), and Pose2Sim's ``weighted_triangulation`` (``tools/bench_triangulation.py``).
+Equals numpy's batched SVD of :func:`simspine_hub.simulation.triangulation.triangulate_dlt` to ~1e-12 of
+the world unit (test), and Pose2Sim's ``weighted_triangulation`` on the same system
+(``tools/bench_triangulation.py``).
 """
 
 from __future__ import annotations
@@ -104,12 +106,11 @@ if njit is not None:
                         coord = px if r == 0 else py
                         s2 = 0.0
                         for k in range(4):
-                            A[m, k] = wv * (coord * P[v, 2, k] - P[v, r, k])
+                            A[m, k] = coord * P[v, 2, k] - P[v, r, k]
                             s2 += A[m, k] * A[m, k]
-                        if equilibrate and s2 > 0.0:
-                            s2 = 1.0 / math.sqrt(s2)
-                            for k in range(4):
-                                A[m, k] *= s2
+                        scale = wv / math.sqrt(s2) if equilibrate and s2 > 0.0 else wv
+                        for k in range(4):                # equilibrate first, then weigh
+                            A[m, k] *= scale
                         m += 1
                 if m < 4:
                     out[n, 0] = out[n, 1] = out[n, 2] = np.nan
@@ -190,7 +191,7 @@ def dlt_points(uv: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool, 
         uv: (V, N, 2) pinhole coordinates matching ``P`` (NaN = not seen).
         w: (V, N) weights (<= 0 drops the view).
         P: (V, 3, 4) projection matrices.
-        equilibrate: scale each row of the system to unit norm.
+        equilibrate: scale each row of the system to unit norm before multiplying it by its weight.
         iters: inverse-iteration steps before the Jacobi-SVD fallback (0 = always Jacobi).
     Returns:
         (N, 3) points in P's world unit; NaN where fewer than two views are usable.
