@@ -320,10 +320,74 @@ def check_openpose_json(root: Path) -> bool:
     return ok
 
 
-# ======================================================================================================
-# Triangulation on the real 4-camera capture (issue 11, item 6) belongs to the triangulation owner:
-# define check_triangulation(root: Path) -> bool here and add it to CHECKS below.
-# ======================================================================================================
+# --- triangulation on the real 4-camera capture ---------------------------------------------------------
+def _pose2sim_best_cameras(root: Path, uv: np.ndarray, sc: np.ndarray) -> np.ndarray:
+    """Pose2Sim's ``triangulation_from_best_cameras`` per point, with its defaults (FACTS.md section 8:
+    likelihood 0.3, reprojection 15 px, cameras dropped one at a time down to 2, no L/R swap, no
+    undistortion) and its own projection matrices (metres) -> (T, J, 3) world mm, NaN where it fails."""
+    common = _pose2sim_common()
+    from Pose2Sim.triangulation import triangulation_from_best_cameras
+
+    P = common.computeP(root / POSE2SIM_CALIB)
+    config = {"triangulation": {"reproj_error_threshold_triangulation": 15, "min_cameras_for_triangulation": 2,
+                                "handle_LR_swap": False, "undistort_points": False}}
+    seen = sc >= 0.3                                          # Pose2Sim sets likelihoods below 0.3 to NaN
+    x, y, lik = (np.where(seen, a, np.nan) for a in (uv[..., 0], uv[..., 1], sc))
+    out = np.full(uv.shape[1:-1] + (3,), np.nan)
+    for t, j in np.ndindex(out.shape[:2]):
+        coords = np.array((x[:, t, j], y[:, t, j], lik[:, t, j]))
+        out[t, j] = triangulation_from_best_cameras(config, coords, coords, P, None)[0]
+    return out * MM_PER_M
+
+
+def check_triangulation(root: Path) -> bool:
+    """Our robust triangulation vs Pose2Sim's ``triangulation_from_best_cameras`` on the real 4-camera capture."""
+    from anytree import PreOrderIter
+    from Pose2Sim.skeletons import BODY_25B
+
+    from simspine_hub.io.calibration import read_calibration_toml
+    from simspine_hub.io.detections import read_openpose_json
+    from simspine_hub.io.release import read_trc
+    from simspine_hub.simulation.pipeline import SimulationConfig
+    from simspine_hub.simulation.triangulation import reprojection_errors, triangulate_dlt, triangulate_robust
+
+    trial = root / POSE2SIM_TRIAL
+    cams = read_calibration_toml(root / POSE2SIM_CALIB)                  # world mm (file in metres)
+    cameras = [cams[n] for n in sorted(cams)]                              # cam_01.. <-> cam01_json..
+    folders = sorted((trial / "pose-associated").glob("cam*_json"))
+    ids = {n.name: n.id for n in PreOrderIter(BODY_25B) if n.id is not None}
+    trc = [f for f in sorted((trial / "pose-3d").glob("*.trc")) if "filt" not in f.name][0]   # unfiltered output
+    names, _, trc_yup_m, _ = read_trc(trc)
+    views = [read_openpose_json(f, num_keypoints=25) for f in folders]
+    n = min(len(v[0]) for v in views)
+    uv = np.stack([v[0][:n] for v in views])[:, :, [ids[m] for m in names]]  # (4, T, 21, 2) px
+    sc = np.stack([v[1][:n] for v in views])[:, :, [ids[m] for m in names]]
+    seen = np.isfinite(uv).all(-1) & (sc >= 0.3)
+    theirs = _pose2sim_best_cameras(root, uv, sc)
+    trc_mm = yup_to_zup(trc_yup_m) * MM_PER_M
+    ok = _report("Pose2Sim rerun here vs its TRC (points it triangulated)",
+                 float(np.nanmax(np.abs(theirs - trc_mm[:n]))), 1e-6, "mm")
+    prune = SimulationConfig().prune_px
+    ours = triangulate_robust(uv, cameras, sc, min_confidence=0.3, prune_px=prune).points
+    dlt = triangulate_dlt(uv, cameras, np.where(seen, sc, 0.0))
+    print(f"  {len(cameras)} cameras, {n} frames x {len(names)} markers (BODY_25B), views with a detection "
+          f"(likelihood >= 0.3): {int(seen.sum())}; ours: prune_px {prune:g} (mean over a view set), Pose2Sim 15 px")
+    figures = {}
+    for label, pts in (("Pose2Sim", theirs), ("ours", ours), ("plain weighted DLT", dlt)):
+        done = np.isfinite(pts).all(-1)
+        err = reprojection_errors(pts, uv, cameras)[seen & done[None]]
+        figures[label] = (done.mean(), np.median(err), np.percentile(err, 95))
+        print(f"  {label:<20} triangulated {done.mean() * 100:5.1f} %   reprojection over views with a detection: "
+              f"median {figures[label][1]:5.2f} px, p95 {figures[label][2]:5.2f} px")
+    d = np.linalg.norm(ours - theirs, axis=-1)
+    print(f"  ours vs Pose2Sim: median {np.nanmedian(d):.1f} mm, max {np.nanmax(d):.1f} mm; empty in ours only: "
+          f"{int((np.isnan(d) & np.isfinite(theirs).all(-1)).sum())}, in Pose2Sim's only: "
+          f"{int((np.isnan(d) & np.isfinite(ours).all(-1)).sum())}")
+    (share, med, p95), (share_p, med_p, p95_p) = figures["ours"], figures["Pose2Sim"]
+    ok &= _report("share triangulated: Pose2Sim's minus ours", share_p - share, 0, "")
+    ok &= _report("median reprojection error, ours (limit: Pose2Sim's)", med, med_p, "px")
+    ok &= _report("p95 reprojection error, ours (limit: Pose2Sim's)", p95, p95_p, "px")
+    return ok
 
 
 CHECKS = {
@@ -336,6 +400,7 @@ CHECKS = {
     "pose2sim_calibration": check_pose2sim_calibration,
     "pose2sim_trc": check_pose2sim_trc,
     "openpose_json": check_openpose_json,
+    "triangulation": check_triangulation,
 }
 
 
