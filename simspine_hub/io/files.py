@@ -1,10 +1,12 @@
-"""Small file helpers: atomic writes so that nothing half-written is ever left behind."""
+"""Small file helpers: atomic writes so that nothing half-written is ever left behind, and a stdout silencer."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +39,21 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence standard output for a block: Python's ``sys.stdout`` and file descriptor 1, so that prints of
+    C/C++ libraries (OpenSim's model summary) and of Python ones (pycocotools' evaluation log) both vanish.
+    Errors (stderr) still show."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)

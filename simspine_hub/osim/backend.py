@@ -7,9 +7,9 @@ its log file, and otherwise raises :class:`OpenSimMissingError` with the one mes
 
 from __future__ import annotations
 
-import os
-import sys
 from types import ModuleType
+
+from simspine_hub.io.files import quiet_stdout
 
 __all__ = ["OpenSimMissingError", "require_opensim", "quiet_stdout", "OPENSIM_EXTRA"]
 
@@ -32,18 +32,3 @@ def require_opensim(what: str = "this step") -> ModuleType:
     opensim.Logger.setLevelString("error")
     opensim.Logger.removeFileSink()           # no opensim.log in the user's working directory
     return opensim
-
-
-class quiet_stdout:
-    """Silence C++ writes to file descriptor 1 for a block (Python's own stdout is flushed first)."""
-
-    def __enter__(self) -> None:
-        sys.stdout.flush()
-        self._saved = os.dup(1)
-        self._null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self._null, 1)
-
-    def __exit__(self, *exc) -> None:
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
-        os.close(self._null)
