@@ -27,6 +27,7 @@ import tempfile
 import numpy as np
 
 from simspine_hub import skeleton
+from simspine_hub.io.files import quiet_stdout
 
 __all__ = ["joint_errors", "mpjpe", "root_relative", "procrustes_align", "p_mpjpe_errors", "n_mpjpe_errors",
            "pck", "pck_auc", "AUC_THRESHOLDS", "oks_ap", "OKS_SUBSETS", "angle_errors", "region_means", "PAPER_REGIONS"]
@@ -213,11 +214,11 @@ def oks_ap(pred: np.ndarray, scores: np.ndarray, target: np.ndarray, visibility:
                            "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}, f)
             with open(dt_path, "w") as f:
                 json.dump(dets, f)
-            with _silent():
+            with quiet_stdout():
                 gt = COCO(gt_path)
                 ev = COCOeval(gt, gt.loadRes(dt_path), "keypoints")
             ev.params.kpt_oks_sigmas = np.asarray(sigmas)[idx]
-            with _silent():
+            with quiet_stdout():
                 ev.evaluate()
                 ev.accumulate()
                 ev.summarize()
@@ -225,12 +226,6 @@ def oks_ap(pred: np.ndarray, scores: np.ndarray, target: np.ndarray, visibility:
             out[name] = {"AP": s[0], "AP50": s[1], "AP75": s[2], "AR": s[5], "AR50": s[6], "AR75": s[7]}
     return out
 
-
-def _silent():
-    import contextlib
-    import io
-
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 def angle_errors(pred_deg: np.ndarray, target_deg: np.ndarray) -> np.ndarray:
