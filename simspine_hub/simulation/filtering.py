@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy.signal import butter, filtfilt
 
-__all__ = ["fill_gaps", "butterworth_filter", "reject_spikes", "running_nanmedian"]
+__all__ = ["runs", "fill_gaps", "butterworth_filter", "reject_spikes", "running_nanmedian"]
 
 
 def running_nanmedian(x: np.ndarray, window: int, pad: str = "nan") -> np.ndarray:
@@ -43,6 +43,12 @@ def reject_spikes(x: np.ndarray, max_dev: float, window: int = 7) -> np.ndarray:
     return x
 
 
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) bool -> (starts, ends) of its runs of True, each ``mask[start:end]`` (the one run-length scan)."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]]))
+    return np.where(edges == 1)[0], np.where(edges == -1)[0]
+
+
 def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
     """(T, ...) signal -> copy with interior NaN runs of length <= ``max_gap`` linearly interpolated."""
     x = np.array(x, dtype=np.float64, copy=True)
@@ -51,10 +57,8 @@ def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
     for c in np.where(np.isnan(flat).any(0) & np.isfinite(flat).any(0))[0]:
         col = flat[:, c]
         nan = np.isnan(col)
-        edges = np.diff(np.concatenate([[0], nan.astype(np.int8), [0]]))
-        starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
         good = ~nan
-        for s, e in zip(starts, ends):
+        for s, e in zip(*runs(nan)):
             if s > 0 and e < len(col) and e - s <= max_gap:
                 col[s:e] = np.interp(t[s:e], t[good], col[good])
     return x
@@ -80,9 +84,7 @@ def butterworth_filter(x: np.ndarray, fs: float, cutoff: float = 6.0, order: int
         out[:, complete] = filtfilt(b, a, flat[:, complete], axis=0)
     for c in np.where(~complete)[0]:                       # columns with long gaps: per finite segment
         col = flat[:, c]
-        fin = np.isfinite(col)
-        edges = np.diff(np.concatenate([[0], fin.astype(np.int8), [0]]))
-        for s, e in zip(np.where(edges == 1)[0], np.where(edges == -1)[0]):
+        for s, e in zip(*runs(np.isfinite(col))):
             if e - s > pad:
                 out[s:e, c] = filtfilt(b, a, col[s:e])
     return out.reshape(x.shape)
