@@ -43,7 +43,7 @@ __all__ = ["TwinConfig", "SUBJECT_BODIES", "MOTIONS", "generate_twin", "ensure_t
 
 VIDEO_EXTRA_FRAMES = 2
 _PELVIS_TY = skeleton.KINEMATIC_AXES.index("pelvis_ty")
-TWIN_VERSION = 4
+TWIN_VERSION = 5   # 5: people rendered as shaded body volumes (no keypoint dots)
 
 #: Per-subject body: uniform scale of the generic model and total mass (kg).
 SUBJECT_BODIES = {"S1": (0.96, 62.0), "S5": (0.98, 58.0), "S6": (1.03, 85.0), "S7": (0.99, 70.0),
@@ -177,8 +177,8 @@ def _write_h36m(root: Path, subject: str, stem: str, j32: np.ndarray, pts37: np.
         h36m.write_pose_cdf(feats / "D2_Positions" / f"{stem}.{cam_id}.cdf",
                             project(j32.astype(np.float64), cam))
         if config.videos:
-            write_video(root / subject / "Videos" / f"{stem}.{cam_id}.mp4", project(pts37, cam),
-                        cam.size, config.fps, VIDEO_EXTRA_FRAMES)
+            write_video(root / subject / "Videos" / f"{stem}.{cam_id}.mp4", pts37, cam, config.fps,
+                        VIDEO_EXTRA_FRAMES, palette_key=subject)
 
 
 def _write_release_sequence(rel: Path, subject: str, stem: str, t: np.ndarray, q: np.ndarray,
