@@ -62,3 +62,22 @@ def test_a_17_keypoint_file_a_missing_image_and_a_short_annotation_fail_clearly(
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CocoFormatError, match="bad.json"):
         read_coco_keypoints(tmp_path / "bad.json", tmp_path)
+
+
+def test_the_twin_writes_a_spinetrack_style_source_that_reads_back(twin_root, ground_truth, tmp_path):
+    from simspine_hub.geometry import project
+    from simspine_hub.io import h36m
+    from simspine_hub.twin.coco import write_twin_coco
+
+    ann = write_twin_coco(twin_root, tmp_path / "st", ("S1",), stride=12)
+    res = read_coco_keypoints(ann, tmp_path / "st" / "images")
+    assert len(res) > 0 and res.skipped == {"crowd": 0, "no_keypoints": 0}
+    name = res.image_files[0].name                       # S1_<stem>.<camera>_<frame>.jpg
+    stem, rest = name[3:].split(".", 1)
+    cam_id, frame = rest[:-4].split("_")
+    cam = h36m.Human36M(twin_root / "h36m").cameras("S1")[cam_id]
+    truth = project(ground_truth[f"S1/{stem.replace('_', ' ')}"]["keypoints37"][int(frame)], cam)
+    vis = res.visibility[0] > 0
+    assert np.abs(res.keypoints[0][vis] - truth[vis]).max() < 0.01    # 2-decimal rounding of the file
+    img = cv2.imread(str(res.image_files[0]))
+    assert img.shape[:2] == (cam.size[1], cam.size[0])
