@@ -3,62 +3,48 @@
 ``datasets`` >= 4 no longer runs loading scripts, so :func:`load_dataset` instantiates
 :class:`SimspineBuilder` itself (``download_and_prepare`` + ``as_dataset``, or ``as_streaming_dataset``).
 
-Configs
+Configs (options: :class:`~simspine_hub.dataset.config.SimspineConfig`; features:
+:mod:`~simspine_hub.dataset.features`)
     ``spine15``   the released 15 spine points (world mm, Z-up) and 62 kinematic axes; no Human3.6M needed.
-    ``full37``    the 37 points in SpineTrack order: spine points from the release, 12 limb points from
-                  Human3.6M's D3_Positions, face/feet points from H3WB on the frames it annotates
-                  (``h3wb_root=``), else from forward kinematics of the released kinematics on the released
-                  scaled model when it carries those markers, else masked (NaN, source ``missing``).
-                  ``keypoints_source`` says which, per frame and point.
-    ``views2d``   one row per frame and camera: 37 points projected with lens distortion, visibility,
-                  person box, MMPose image name; ``decode_frames=True`` adds the video frame (JPEG).
+    ``full37``    the 37 points in SpineTrack order (:mod:`~simspine_hub.dataset.joins`): spine points from the
+                  release, 12 limb points from Human3.6M's D3_Positions, face/feet points from H3WB on the
+                  frames it annotates (``h3wb_root=``), else from forward kinematics of the released kinematics
+                  on the released scaled model when it carries those markers, else masked (NaN, source
+                  ``missing``). ``keypoints_source`` says which, per frame and point.
+    ``views2d``   one row per frame and camera (:mod:`~simspine_hub.dataset.views`): 37 points projected with
+                  lens distortion, visibility, person box, image path (``image_naming``);
+                  ``decode_frames=True`` adds the video frame (JPEG).
 
 Joining rule: when the release and Human3.6M disagree on a sequence's length, both are trimmed to the
 shorter one with a warning (Human3.6M videos and mocap often differ by a few frames). A sequence on one
 side only follows ``on_missing`` ("error", the default, "warn" or "skip").
 
-Person box (``views2d``): the tight box of the visible projected keypoints, scaled by ``box_padding``
-(1.25, MMPose's top-down padding) about its centre, as ``[x, y, w, h]`` pixels, not clipped to the image.
+Caching: the cache key holds every option and a fingerprint of the input files
+(:func:`~simspine_hub.dataset.inputs.input_fingerprint`), so changed inputs are rebuilt, never served stale.
+A bad input found while generating raises the project's own error (not ``DatasetGenerationError``).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import datasets
 import numpy as np
-import pyarrow as pa
+from datasets.exceptions import DatasetGenerationError
 
-from simspine_hub import __version__, skeleton
-from simspine_hub.geometry import project
+from simspine_hub.dataset import joins
+from simspine_hub.dataset.config import CONFIG_NAMES, OPTION_NAMES, SimspineConfig, SimspineDataError
+from simspine_hub.dataset.features import DESCRIPTION, SOURCES, features_for, to_table
+from simspine_hub.dataset.inputs import input_fingerprint, resolve_annotations
+from simspine_hub.dataset.views import decode_frames, project_view
 from simspine_hub.io import h36m, release
-from simspine_hub.units import kinematics_to_radians, yup_m_to_zup_mm
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SimspineConfig", "SimspineBuilder", "load_dataset", "SOURCES", "features_for", "SimspineDataError"]
-
-#: Values of ``keypoints_source``.
-SOURCES = ("missing", "simspine", "human36m", "h3wb", "fk")
-_SRC = {n: i for i, n in enumerate(SOURCES)}
-CONFIG_NAMES = ("spine15", "full37", "views2d")
-
-
-class SimspineDataError(ValueError):
-    """Bad or inconsistent input to the builder; the message names the path and the fix."""
-
-
-try:  # datasets >= 4
-    from datasets import List as _List
-
-    def _fixed(feature, n: int):
-        return _List(feature, length=n)
-except ImportError:  # pragma: no cover - datasets < 4
-    def _fixed(feature, n: int):
-        return datasets.Sequence(feature, length=n)
+__all__ = ["SimspineConfig", "SimspineBuilder", "load_dataset", "SOURCES", "features_for", "SimspineDataError",
+           "resolve_annotations"]
 
 try:
     from datasets.builder import Key as _Key
@@ -67,111 +53,11 @@ except ImportError:  # pragma: no cover - datasets < 5
         return f"{shard}_{batch}"
 
 
-@dataclass
-class SimspineConfig(datasets.BuilderConfig):
-    """Builder configuration (paths as strings so that the config hashes stably).
-
-    Attributes:
-        h36m_root: Human3.6M root (``S1/MyPoseFeatures/...``); needed by ``full37`` and ``views2d``.
-        annotations: the SIMSPINE release: raw folder, ``.h5`` file, parquet folder or hub dataset id.
-        h3wb_root: H3WB's ``h3wb_train.npz`` (or its folder): face and feet points on the frames it annotates
-            (sparse; other frames fall back to forward kinematics). Needs ``h3wb_allow_pickle=True``.
-        train_subjects / test_subjects: the split protocol (default S1 S5 S6 S7 S8 / S9 S11).
-        cameras: camera ids for ``views2d`` (default: all four).
-        frame_stride: keep every n-th frame.
-        decode_frames: ``views2d`` only: decode the frame from the Human3.6M video into ``image``.
-        box_padding: person-box scale about its centre.
-        on_missing: policy for a sequence found on one side only: "error", "warn" or "skip".
-        face_feet: "fk" (forward kinematics on the released model, the default) or "mask".
-    """
-
-    h36m_root: str | None = None
-    annotations: str | None = None
-    h3wb_root: str | None = None
-    h3wb_allow_pickle: bool = False
-    train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
-    test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
-    cameras: tuple[str, ...] = h36m.CAMERA_IDS
-    frame_stride: int = 1
-    decode_frames: bool = False
-    box_padding: float = 1.25
-    on_missing: str = "error"
-    face_feet: str = "fk"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.name not in CONFIG_NAMES:
-            raise SimspineDataError(f"config name {self.name!r} unknown; choose one of {CONFIG_NAMES}")
-        self.train_subjects, self.test_subjects = tuple(self.train_subjects), tuple(self.test_subjects)
-        self.cameras = tuple(self.cameras)
-        if self.frame_stride < 1:
-            raise SimspineDataError(f"frame_stride must be >= 1; got {self.frame_stride}")
-        if self.on_missing not in ("error", "warn", "skip"):
-            raise SimspineDataError(f"on_missing must be 'error', 'warn' or 'skip'; got {self.on_missing!r}")
-        if self.face_feet not in ("fk", "mask"):
-            raise SimspineDataError(f"face_feet must be 'fk' or 'mask'; got {self.face_feet!r}")
-        if self.decode_frames and self.name != "views2d":
-            raise SimspineDataError("decode_frames=True needs the views2d config")
-
-    def check_paths(self) -> None:
-        """Required inputs are given (checked when building, so that BUILDER_CONFIGS can list the names)."""
-        if self.annotations is None:
-            raise SimspineDataError("annotations= is required: a SIMSPINE release folder, .h5 file, parquet "
-                                    "folder or hub dataset id")
-        if self.name != "spine15" and self.h36m_root is None:
-            raise SimspineDataError(f"config {self.name!r} joins your Human3.6M copy: pass h36m_root=")
-
-
-def features_for(config: SimspineConfig) -> datasets.Features:
-    """The features of a config, declared once (units in the descriptions)."""
-    f32 = datasets.Value("float32")
-    common = {
-        "subject": datasets.Value("string"),
-        "action": datasets.Value("string"),
-        "subaction": datasets.Value("string"),
-        "sequence": datasets.Value("string"),
-        "frame": datasets.Value("int32"),
-        "timestamp": f32,
-    }
-    if config.name == "spine15":
-        return datasets.Features({**common, "keypoints_3d": _fixed(_fixed(f32, 3), 15),
-                                  "kinematics": _fixed(f32, 62)})
-    if config.name == "full37":
-        return datasets.Features({**common, "keypoints_3d": _fixed(_fixed(f32, 3), 37),
-                                  "keypoints_source": _fixed(datasets.ClassLabel(names=list(SOURCES)), 37),
-                                  "kinematics": _fixed(f32, 62)})
-    feats = {**common, "camera": datasets.Value("string"),
-             "keypoints_2d": _fixed(_fixed(f32, 2), 37), "visibility": _fixed(datasets.Value("uint8"), 37),
-             "bbox": _fixed(f32, 4), "image_path": datasets.Value("string")}
-    if config.decode_frames:
-        feats["image"] = datasets.Image()
-    return datasets.Features(feats)
-
-
-_DESCRIPTION = (
-    "SIMSPINE (Khan & Stricker): 3D spine keypoints simulated with OpenSim on Human3.6M motions. "
-    "keypoints_3d: world millimetres, Z-up (Human3.6M frame), SpineTrack order (spine15: release order "
-    "Hip, Spine_01..05, Neck, Neck_02, Neck_03, Head, Nose, LLatissimus, RLatissimus, LClavicle, RClavicle); "
-    "kinematics: the model's 62 coordinates, degrees (rotations) and metres (pelvis_t*, Abs_t*); "
-    "keypoints_2d / bbox: pixels; timestamp: seconds; frame: 0-based Human3.6M frame index.")
-
-
-def resolve_annotations(spec: str) -> Path:
-    """Local path of the annotations: a local path as is, or a hub dataset id via ``huggingface_hub``."""
-    path = Path(spec).expanduser()
-    if path.exists():
-        return path
-    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
-        from huggingface_hub import snapshot_download
-
-        try:
-            return Path(snapshot_download(spec, repo_type="dataset"))
-        except Exception as exc:
-            raise SimspineDataError(f"annotations={spec!r}: not a local path, and the hub dataset could not be "
-                                    f"fetched ({type(exc).__name__}: {exc}); check the id, your access to the "
-                                    "gated repo, or pass a local folder") from exc
-    raise SimspineDataError(f"annotations={spec!r}: path not found; pass a SIMSPINE release folder, .h5 "
-                            "file, parquet folder or hub dataset id")
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("simspine-hub")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout that is not installed
+        return "unknown"
 
 
 class SimspineBuilder(datasets.ArrowBasedBuilder):
@@ -184,13 +70,31 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", "simspine")
-        kwargs.setdefault("hash", f"simspine_hub-{__version__}")
         super().__init__(*args, **kwargs)
 
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """datasets' config creation, then our validation (its setattr skips __post_init__) and input fingerprint."""
+        config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        config.validate()
+        base = self.hash or f"simspine_hub-{_package_version()}"
+        self.hash = f"{base}-{input_fingerprint(config)}"
+        return config, config_id
+
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(description=_DESCRIPTION, features=features_for(self.config),
+        return datasets.DatasetInfo(description=DESCRIPTION,
+                                    features=features_for(self.config.name, self.config.decode_frames),
                                     homepage="https://saifkhichi96.github.io/research/simspine/",
                                     license="SIMSPINE annotations: academic licence; Human3.6M: not redistributed")
+
+    def download_and_prepare(self, *args, **kwargs):
+        """As ``datasets``, but a bad input surfaces as the project's own error, not ``DatasetGenerationError``."""
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        except DatasetGenerationError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, (ValueError, OSError, KeyError)):
+                raise cause from None
+            raise
 
     # --- split planning: validates every input before anything is written --------------------------------
     def _split_generators(self, dl_manager):
@@ -212,7 +116,8 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
 
     def _mismatch(self, message: str) -> None:
         if self.config.on_missing == "error":
-            raise SimspineDataError(message + " (set on_missing='skip' or 'warn' to build without it)")
+            raise SimspineDataError(message + " (to build without it: on_missing='skip' or 'warn'; "
+                                    "CLI: --on-missing skip)")
         if self.config.on_missing == "warn":
             log.warning(message)
 
@@ -248,170 +153,67 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
 
     # --- table generation ---------------------------------------------------------------------------------
     def _generate_tables(self, jobs, rel_path):
+        features = self.info.features
+        for shard, columns in enumerate(self.sequence_columns(jobs, rel_path)):
+            if self.config.name != "views2d":
+                yield _Key(shard, 0), to_table(columns, len(columns["frame"]), features)
+                continue
+            for view, batch in enumerate(self._view_columns(columns)):
+                yield _Key(shard, view), to_table(batch, len(batch["frame"]), features)
+
+    def sequence_columns(self, jobs, rel_path):
+        """Yield one dict of columns per (subject, stem) job: the config's 3D columns on the kept frames.
+
+        ``views2d`` gets the ``full37`` columns plus ``_data`` (the Human3.6M reader) for :meth:`_view_columns`.
+        """
         cfg = self.config
         rel = release.open_release(rel_path)
         data = h36m.Human36M(cfg.h36m_root) if cfg.name != "spine15" else None
         models: dict[str, object] = {}
-        features = self.info.features
-        for shard, (subject, stem) in enumerate(jobs):
+        for subject, stem in jobs:
             seq = rel.read(subject, stem)
             action, subaction = h36m.parse_sequence_name(stem)
             if cfg.name == "spine15":
                 n = len(seq.markers)
-                cols = {"keypoints_3d": _spine15(seq, rel), "kinematics": seq.kinematics}
+                cols = {"keypoints_3d": joins.spine15_points(seq, rel.path)}
             else:
-                pts, src, n = self._join(rel, data, seq, models, self._h3wb())
-                cols = {"keypoints_3d": pts, "keypoints_source": src,
-                        "kinematics": seq.kinematics[:n]}
+                if subject not in models:
+                    models[subject] = joins.subject_model(rel, subject) if cfg.face_feet == "fk" else None
+                pts, src = joins.join_full37(seq, data.read_3d(subject, stem), models[subject],
+                                             joins.find_h3wb_sequence(self._h3wb(), subject, stem))
+                n = len(pts)
+                cols = {"keypoints_3d": pts, "keypoints_source": src}
             frames = np.arange(0, n, cfg.frame_stride)
-            meta = {"subject": subject, "action": action, "subaction": subaction, "sequence": stem}
-            if cfg.name != "views2d":
-                table = _table({**meta, "frame": frames, "timestamp": seq.timestamps[frames],
-                                **{k: np.asarray(v)[frames] for k, v in cols.items()}}, len(frames), features)
-                yield _Key(shard, 0), table
-                continue
-            cams = data.cameras(subject)
-            views = [c for c in cfg.cameras if c in data.views(h36m.Sequence(subject, stem, action, subaction))]
-            for b, cam_id in enumerate(views):
-                cols2d = self._views(cols["keypoints_3d"][frames], cams[cam_id])
-                row_names = [f"{subject}_{release.action_key(stem)}.{cam_id}_{i:06d}.jpg" for i in frames]
-                batch = {**meta, "camera": cam_id, "frame": frames, "timestamp": seq.timestamps[frames],
-                         **cols2d, "image_path": row_names}
-                if cfg.decode_frames:
-                    batch["image"] = self._frames(data, subject, stem, cam_id, frames, row_names)
-                yield _Key(shard, b), _table(batch, len(frames), features)
+            out = {"subject": subject, "action": action, "subaction": subaction, "sequence": stem, "frame": frames,
+                   "timestamp": seq.timestamps[frames], "kinematics": seq.kinematics[frames],
+                   **{k: np.asarray(v)[frames] for k, v in cols.items()}}
+            if cfg.name == "views2d":
+                out["_data"] = data
+            yield out
+
+    def _view_columns(self, columns: dict):
+        """Yield the ``views2d`` columns of one sequence, one dict per usable camera."""
+        cfg, data = self.config, columns["_data"]
+        subject, stem, frames = columns["subject"], columns["sequence"], columns["frame"]
+        cams = data.cameras(subject)
+        meta = {k: columns[k] for k in ("subject", "action", "subaction", "sequence", "frame", "timestamp")}
+        for cam_id in h36m.usable_cameras(subject, stem, cfg.cameras):
+            if cam_id not in cams:
+                raise SimspineDataError(f"{data.root}: no calibration of camera {cam_id} for {subject}; "
+                                        "check camera-parameters.json or drop the camera (cameras=...)")
+            names = h36m.image_names(subject, stem, cam_id, frames, cfg.image_naming)
+            batch = {**meta, "camera": cam_id, **project_view(columns["keypoints_3d"], cams[cam_id], cfg.box_padding),
+                     "image_path": names}
+            if cfg.decode_frames:
+                batch["image"] = decode_frames(data, subject, stem, cam_id, frames, names)
+            yield batch
 
     def _h3wb(self):
         if self.config.h3wb_root is None:
             return None
         if getattr(self, "_h3wb_cache", None) is None:
-            path = Path(self.config.h3wb_root)
-            if path.is_dir():
-                path = path / "h3wb_train.npz"
-            self._h3wb_cache = h36m.read_h3wb_npz(path, allow_pickle=self.config.h3wb_allow_pickle)
+            self._h3wb_cache = joins.read_h3wb(self.config.h3wb_root, self.config.h3wb_allow_pickle)
         return self._h3wb_cache
-
-    @staticmethod
-    def _h3wb_sequence(h3wb, subject: str, stem: str):
-        if h3wb is None or subject not in h3wb:
-            return None
-        want = h36m.parse_sequence_name(stem)
-        for key, val in h3wb[subject].items():
-            try:
-                if key == stem or h36m.parse_sequence_name(key) == want:
-                    return val
-            except ValueError:
-                continue
-        return None
-
-    def _join(self, rel, data, seq, models, h3wb=None) -> tuple[np.ndarray, np.ndarray, int]:
-        """Release + Human3.6M (+ H3WB, FK) -> (T, 37, 3) world mm, (T, 37) source codes, T."""
-        j32 = data.read_3d(seq.subject, seq.stem)
-        n = min(len(seq.markers), len(j32))
-        if len(seq.markers) != len(j32):
-            log.warning("%s/%s: release has %d frames, Human3.6M %d; both trimmed to %d", seq.subject,
-                        seq.stem, len(seq.markers), len(j32), n)
-        pts = np.full((n, 37, 3), np.nan)
-        src = np.zeros((n, 37), np.int64)
-        pts[:, list(seq.keypoints)] = seq.markers[:n]
-        src[:, list(seq.keypoints)] = _SRC["simspine"]
-        limb = list(skeleton.H36M_TO_LIMB)
-        pts[:, limb] = j32[:n, [skeleton.H36M_TO_LIMB[i] for i in limb]]
-        src[:, limb] = _SRC["human36m"]
-        wanted = [i for i in skeleton.FACE_FEET if (src[:, i] == 0).any()]
-        model = self._model(rel, seq.subject, models) if self.config.face_feet == "fk" else None
-        if model is not None and wanted:
-            have = [i for i in wanted if skeleton.KEYPOINT_NAMES[i] in model.marker_names]
-            if have:
-                q = kinematics_to_radians(seq.kinematics[:n])
-                ground = model.marker_positions(q, [skeleton.KEYPOINT_NAMES[i] for i in have])
-                fill = src[:, have] == 0
-                pts[:, have] = np.where(fill[..., None], yup_m_to_zup_mm(ground), pts[:, have])
-                src[:, have] = np.where(fill, _SRC["fk"], src[:, have])
-        wb = self._h3wb_sequence(h3wb, seq.subject, seq.stem)
-        if wb is not None:                                   # H3WB wins on the (sparse) frames it annotates
-            frames, g = wb
-            ok = (frames >= 0) & (frames < n)
-            frames, g = frames[ok], g[ok]
-            mapping = {**skeleton.H3WB_FACE, **skeleton.H3WB_FEET}
-            ids = [i for i in skeleton.FACE_FEET if i in mapping]
-            pts[np.ix_(frames, ids)] = g[:, [mapping[i] for i in ids]]
-            src[np.ix_(frames, ids)] = _SRC["h3wb"]
-        return pts, src, n
-
-    @staticmethod
-    def _model(rel, subject: str, cache: dict):
-        if subject not in cache:
-            cache[subject] = None
-            try:
-                path = rel.model_path(subject)
-            except release.ReleaseFormatError:
-                path = None
-            if path is not None and Path(path).is_file():
-                from simspine_hub.osim.model import SpineModel
-
-                cache[subject] = SpineModel(path)
-        return cache[subject]
-
-    def _views(self, pts: np.ndarray, cam) -> dict[str, np.ndarray]:
-        """(T, 37, 3) world mm -> keypoints_2d (T, 37, 2) px, visibility (T, 37), bbox (T, 4) xywh px."""
-        uv = project(pts, cam)
-        w, h = cam.size
-        vis = np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (uv[..., 1] < h)
-        masked = np.where(vis[..., None], uv, np.nan)
-        lo, hi = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
-        centre, size = (lo + hi) / 2, (hi - lo) * self.config.box_padding
-        bbox = np.concatenate([centre - size / 2, size], axis=-1)
-        return {"keypoints_2d": uv, "visibility": vis.astype(np.uint8), "bbox": bbox}
-
-    @staticmethod
-    def _frames(data, subject, stem, cam_id, frames, names) -> list[dict]:
-        import cv2
-
-        wanted = set(int(i) for i in frames)
-        last = int(frames[-1]) + 1
-        out = {}
-        for i, rgb in data.iter_frames(subject, stem, cam_id, limit=last):
-            if i in wanted:
-                ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-                out[i] = buf.tobytes()
-        missing = wanted - set(out)
-        if missing:
-            raise SimspineDataError(f"{data.video_path(subject, stem, cam_id)}: video ends before frame "
-                                    f"{min(missing)}; the file is truncated, re-extract it")
-        return [{"bytes": out[int(i)], "path": n} for i, n in zip(frames, names)]
-
-
-def _spine15(seq, rel) -> np.ndarray:
-    """(T, 15, 3) spine points of a release sequence holding the 15 or more markers."""
-    pos = {k: i for i, k in enumerate(seq.keypoints)}
-    missing = [skeleton.KEYPOINT_NAMES[k] for k in skeleton.SPINE15 if k not in pos]
-    if missing:
-        raise SimspineDataError(f"{rel.path}: {seq.subject}/{seq.stem} lacks spine markers {missing}")
-    return seq.markers[:, [pos[k] for k in skeleton.SPINE15]]
-
-
-def _column(value, n: int) -> pa.Array:
-    """A numpy array (n, ...) or a scalar/list -> an Arrow column of n rows (nested fixed-size lists)."""
-    if isinstance(value, str):
-        return pa.array([value] * n, pa.string())
-    if isinstance(value, list):
-        return pa.array(value)
-    arr = np.ascontiguousarray(value)
-    if arr.ndim == 1:
-        return pa.array(arr)
-    flat = pa.array(arr.reshape(-1))
-    for size in reversed(arr.shape[1:]):
-        flat = pa.FixedSizeListArray.from_arrays(flat, size)
-    return flat
-
-
-def _table(columns: dict, n: int, features: datasets.Features) -> pa.Table:
-    """Columns -> an Arrow table in the features' order and types."""
-    missing = set(features) ^ set(columns)
-    if missing:
-        raise KeyError(f"columns and features differ: {sorted(missing)}")
-    return pa.table({k: _column(columns[k], n) for k in features}).cast(features.arrow_schema)
 
 
 def load_dataset(path: str = "simspine", name: str | None = None, *, split: str | None = None,
@@ -424,7 +226,8 @@ def load_dataset(path: str = "simspine", name: str | None = None, *, split: str 
         name: ``"spine15"`` (default), ``"full37"`` or ``"views2d"``.
         split: ``"train"``/``"test"`` or None for the whole ``DatasetDict``.
         streaming: return an ``IterableDataset(Dict)`` that reads the files lazily.
-        **config_kwargs: :class:`SimspineConfig` fields, e.g. ``h36m_root=``, ``annotations=``.
+        **config_kwargs: :class:`SimspineConfig` options, e.g. ``h36m_root=``, ``annotations=``; each is
+            validated (one :class:`SimspineDataError` naming the option).
 
     Example::
 
@@ -434,11 +237,16 @@ def load_dataset(path: str = "simspine", name: str | None = None, *, split: str 
         path, name = "simspine", path.split("/", 1)[1]
     if path != "simspine":
         raise SimspineDataError(f"load_dataset: unknown dataset {path!r}; this package builds 'simspine'")
-    for key in ("h36m_root", "annotations"):
-        if config_kwargs.get(key) is not None:
-            config_kwargs[key] = str(config_kwargs[key])
-    builder = SimspineBuilder(config_name=name or "spine15", cache_dir=str(cache_dir) if cache_dir else None,
-                              **config_kwargs)
+    name = name or "spine15"
+    if name not in CONFIG_NAMES:
+        raise SimspineDataError(f"config name {name!r} unknown; choose one of {CONFIG_NAMES}")
+    unknown = sorted(set(config_kwargs) - set(OPTION_NAMES))
+    if unknown:
+        raise SimspineDataError(f"load_dataset: unknown option(s) {unknown}; options are {list(OPTION_NAMES)}")
+    for key in ("h36m_root", "annotations", "h3wb_root"):
+        if isinstance(config_kwargs.get(key), os.PathLike):
+            config_kwargs[key] = os.fspath(config_kwargs[key])
+    builder = SimspineBuilder(config_name=name, cache_dir=str(cache_dir) if cache_dir else None, **config_kwargs)
     if streaming:
         return builder.as_streaming_dataset(split=split)
     builder.download_and_prepare(num_proc=num_proc)
