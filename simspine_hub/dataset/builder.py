@@ -74,7 +74,8 @@ class SimspineBuilder(datasets.ArrowBasedBuilder):
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
         """datasets' config creation, then our validation (its setattr skips __post_init__) and input fingerprint."""
-        config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        config, config_id = datasets.DatasetBuilder._create_builder_config(   # explicit: bench_builder borrows this
+            self, config_name, custom_features, config_id, **config_kwargs)
         config.validate()
         base = self.hash or f"simspine_hub-{_package_version()}"
         self.hash = f"{base}-{input_fingerprint(config)}"
