@@ -164,3 +164,34 @@ def test_lifter_pth_with_stats_round_trip(tmp_path):
                           str(tmp_path / "ckpt_best.pth.tar"), "--out", str(tmp_path / "bad")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "do not fit the model's config" in res.stderr and not (tmp_path / "bad").exists()
+
+
+def test_hrnet_has_mmpose_parameters_and_converts_checkpoints_with_unused_fuse_layers(tmp_path):
+    """mmpose builds HRNet's last module with multiscale_output=False: 28,536,773 parameters with 37 keypoints
+    (mmpose 1.3.2's count, issue 17). A checkpoint that still holds the fuse layers into the lower branches
+    (timm's classification layout) converts too: they are dropped."""
+    model = _trained_like("hrnet-w32")
+    assert sum(p.numel() for p in model.parameters()) == 28_536_773
+    sd = ours_to_mmpose(model.state_dict(), "hrnet")
+    assert not any(k.startswith("backbone.stage4.2.fuse_layers.1") for k in sd)
+    sd["backbone.stage4.2.fuse_layers.1.0.0.weight"] = torch.zeros(64, 32, 3, 3)   # timm keeps these
+    torch.save({"state_dict": sd}, tmp_path / "hrnet.pth")
+    fresh = load_converted(create_model("hrnet-w32").eval(), load_mmpose_checkpoint(tmp_path / "hrnet.pth", "hrnet"), "pth")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in fresh.state_dict().items())
+
+
+@pytest.mark.parametrize("auto", ["AutoModel", "AutoModelForPoseEstimation"])
+def test_vitpose_refuses_pickles_and_names_the_folder(auto, tmp_path):
+    """Like every family, a ViTPose folder loads from model.safetensors only; a pickled pytorch_model.bin is
+    refused (not unpickled), and the error names the folder."""
+    import transformers
+
+    model = _vitpose_small()
+    model.save_pretrained(tmp_path)
+    again = getattr(transformers, auto).from_pretrained(tmp_path)
+    assert isinstance(again, transformers.VitPoseForPoseEstimation)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="model.safetensors") as e:
+        getattr(transformers, auto).from_pretrained(tmp_path)
+    assert str(tmp_path) in str(e.value)

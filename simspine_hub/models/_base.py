@@ -5,15 +5,14 @@ from __future__ import annotations
 from safetensors import SafetensorError
 from transformers import PreTrainedModel
 
-__all__ = ["SimspinePreTrainedModel"]
+__all__ = ["SimspinePreTrainedModel", "StrictLoadingMixin"]
 
 
-class SimspinePreTrainedModel(PreTrainedModel):
-    """``from_pretrained`` reads ``model.safetensors`` only (never a pickle) and refuses weights that do not
-    fit ``config.json`` (missing, unexpected or differently shaped tensors) instead of re-initialising them."""
-
-    def _init_weights(self, module) -> None:  # keep timm's / torch's own initialisation
-        return
+class StrictLoadingMixin:
+    """For a ``PreTrainedModel`` subclass (listed before it): ``from_pretrained`` reads ``model.safetensors``
+    only (never a pickle such as ``pytorch_model.bin``) and refuses weights that do not fit ``config.json``
+    (missing, unexpected or differently shaped tensors) instead of re-initialising them; every error names
+    the folder."""
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
@@ -36,3 +35,10 @@ class SimspinePreTrainedModel(PreTrainedModel):
                              f"({bad}); the two files come from different models: re-save them together, or "
                              "convert the checkpoint with tools/convert_checkpoint.py")
         return (model, info) if want_info else model
+
+
+class SimspinePreTrainedModel(StrictLoadingMixin, PreTrainedModel):
+    """Base of our families: strict, safetensors-only loading (:class:`StrictLoadingMixin`)."""
+
+    def _init_weights(self, module) -> None:  # keep timm's / torch's own initialisation
+        return

@@ -6,7 +6,9 @@ mmpose ``.pth`` state dicts (loaded with ``torch.load(weights_only=True)``, neve
       RTMCC head keys (``head.final_layer``, ``head.mlp``, ``head.gau``, ``head.cls_x``, ``head.cls_y``) are
       already ours. ``data_preprocessor.*`` and loss buffers are dropped.
     * HRNet: ``backbone.*`` keeps the original HRNet names that timm uses; ``keypoint_head.final_layer`` or
-      ``head.final_layer`` become ``head.final_layer``.
+      ``head.final_layer`` become ``head.final_layer``. A checkpoint that holds fuse layers into the lower
+      branches of the last module (``backbone.stage4.2.fuse_layers.{1,2,3}``, e.g. timm's classification
+      HRNet) has them dropped: like mmpose's, our pose model has none (they feed nothing).
     * ViTPose (transformers' ``VitPoseForPoseEstimation``), from mmpose 1.x (mmpretrain ``VisionTransformer`` +
       ``HeatmapHead``) or from the original ViTPose repository (mmpose 0.x ``ViT`` + ``TopdownHeatmapSimpleHead``):
       ``backbone.patch_embed.projection|proj`` -> ``backbone.embeddings.patch_embeddings.projection``;
@@ -22,12 +24,7 @@ mmpose ``.pth`` state dicts (loaded with ``torch.load(weights_only=True)``, neve
       ``linear_stages.N.{w1,batch_norm1,w2,batch_norm2}``, ``w2``) -> ``inp.0/inp.1``,
       ``blocks.N.net.{0.0,0.1,1.0,1.1}``, ``out``. Its standardisation statistics live outside that state dict:
       pass them (``mean_2d``, ``std_2d``, ``mean_3d``, ``std_3d`` arrays) or the model keeps identity statistics.
-ONNX files (as ``torch.onnx.export`` and spinepose write them) for every family
-    Parameters are found by name: an initializer named like one of our keys is copied; other nodes
-    (BatchNormalization, Conv, then anything else, e.g. a MatMul holding a transposed Linear weight) are
-    matched by the module scope in their node name (``/stem/stem.0/bn/...``) against our module names. A Conv whose BatchNormalization was folded into it by the exporter is loaded
-    with an identity BatchNorm (gamma = sqrt(1 + eps), beta = folded bias, mean 0, var 1). Parameters of
-    modules absent from the graph (branches the exporter pruned as dead) keep the model's values.
+ONNX files, for every family: :mod:`simspine_hub.models.convert_onnx` (``onnx_to_ours``, re-exported here).
 """
 
 from __future__ import annotations
@@ -35,12 +32,14 @@ from __future__ import annotations
 import os
 import re
 
-import numpy as np
 import torch
+
+from simspine_hub.models.convert_onnx import onnx_to_ours
 
 __all__ = ["mmpose_to_ours", "ours_to_mmpose", "load_mmpose_checkpoint", "onnx_to_ours", "load_converted"]
 
 _DROP = re.compile(r"^(data_preprocessor\.|.*num_batches_tracked$|loss)")
+_HRNET_UNUSED = re.compile(r"^backbone\.stage4\.2\.fuse_layers\.[1-9]")
 
 
 def mmpose_to_ours(state: dict, family: str) -> dict:
@@ -56,7 +55,7 @@ def mmpose_to_ours(state: dict, family: str) -> dict:
         out.update({k: v for k, v in state.items() if k.startswith("head.")})
     elif family == "hrnet":
         for k, v in state.items():
-            if k.startswith("backbone."):
+            if k.startswith("backbone.") and not _HRNET_UNUSED.match(k):
                 out[k] = v
             elif k.startswith(("keypoint_head.final_layer", "head.final_layer")):
                 out["head.final_layer" + k.split("final_layer", 1)[1]] = v
@@ -189,147 +188,6 @@ def load_mmpose_checkpoint(path: str | os.PathLike, family: str) -> dict:
         raise ValueError(f"{path}: not a weights-only PyTorch checkpoint ({exc}); only tensors are accepted, "
                          "arbitrary pickles are refused") from exc
     return mmpose_to_ours(state, family)
-
-
-def _scope(node_name: str) -> str:
-    """'/stem/stem.0/bn/BatchNormalization' -> 'stem.0.bn' (module path from an exporter node name)."""
-    parts = [p for p in node_name.strip("/").split("/")[:-1] if p]
-    path: list[str] = []
-    for p in parts:
-        if path and p.startswith(".".join(path[-1:]) + "."):
-            path[-1] = p
-        else:
-            path.append(p)
-    return ".".join(path)
-
-
-def _following_bn(conv: str, modules: dict) -> str | None:
-    """Name of the BatchNorm that follows ``conv``: ``x.conv -> x.bn``, ``conv1 -> bn1``, ``seq.0 -> seq.1``."""
-    parent, _, last = conv.rpartition(".")
-    prefix = f"{parent}." if parent else ""
-    candidates = [f"{prefix}bn", prefix + last.replace("conv", "bn")]
-    if last.isdigit():
-        candidates.append(f"{prefix}{int(last) + 1}")
-    for c in candidates:
-        if isinstance(modules.get(c), torch.nn.modules.batchnorm._BatchNorm):
-            return c
-    return None
-
-
-def onnx_to_ours(path: str | os.PathLike, model: torch.nn.Module) -> dict:
-    """Map an ONNX file's parameters onto ``model``'s state dict (see module docstring)."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(path)).graph
-    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity" and n.input}
-
-    def resolve(name: str):
-        seen = 0
-        while name not in tensors and name in alias and seen < 100:
-            name, seen = alias[name], seen + 1
-        return tensors.get(name)
-
-    ours = model.state_dict()
-    modules = dict(model.named_modules())
-    out = {k: torch.from_numpy(np.array(tensors[k])) for k in ours if k in tensors}
-
-    def module_for(node) -> str | None:
-        scope = _scope(node.name)
-        hits = [m for m in modules if m == scope or m.endswith("." + scope)]
-        return hits[0] if len(hits) == 1 else None
-
-    bn_seen = set()
-    for node in graph.node:
-        if node.op_type == "BatchNormalization":
-            mod = module_for(node)
-            if mod is None:
-                continue
-            for key, inp in zip(("weight", "bias", "running_mean", "running_var"), node.input[1:5]):
-                arr = resolve(inp)
-                if arr is not None:
-                    out[f"{mod}.{key}"] = torch.from_numpy(np.array(arr))
-            bn_seen.add(mod)
-    for node in graph.node:
-        if node.op_type != "Conv":
-            continue
-        w = resolve(node.input[1])
-        mod = None
-        for k in ours:  # a named weight tells us the module directly
-            if k == node.input[1]:
-                mod = k.rsplit(".", 1)[0]
-        mod = mod or module_for(node)
-        if mod is None or w is None:
-            continue
-        out[f"{mod}.weight"] = torch.from_numpy(np.array(w))
-        b = resolve(node.input[2]) if len(node.input) > 2 else None
-        if f"{mod}.bias" in ours and b is not None:
-            out[f"{mod}.bias"] = torch.from_numpy(np.array(b))
-        bn = _following_bn(mod, modules)
-        if b is not None and f"{mod}.bias" not in ours and bn is not None and bn not in bn_seen:
-            eps = modules[bn].eps                                   # folded BN: identity BN carrying the bias
-            out[f"{bn}.weight"] = torch.full_like(ours[f"{bn}.weight"], float(np.sqrt(1 + eps)))
-            out[f"{bn}.bias"] = torch.from_numpy(np.array(b))
-            out[f"{bn}.running_mean"] = torch.zeros_like(ours[f"{bn}.running_mean"])
-            out[f"{bn}.running_var"] = torch.ones_like(ours[f"{bn}.running_var"])
-    for k in ours:  # ViTPose adds pos[:, 1:] + pos[:, :1]; the exporter leaves one or two constants for it
-        if k.endswith("position_embeddings") and k not in out:
-            _position_embeddings(graph, k, ours[k], module_for, resolve, out)
-    for node in graph.node:  # anything else (MatMul with a transposed weight, a folded scale): match by shape
-        mod = module_for(node)
-        if mod is None:
-            continue
-        todo = [k for k in ours if k.rsplit(".", 1)[0] == mod and k not in out and not k.endswith("num_batches_tracked")]
-        transposed = node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0))
-        for inp in node.input:
-            arr = resolve(inp)
-            if arr is None or not todo:
-                continue
-            for k in list(todo):
-                want = tuple(ours[k].shape)
-                if arr.ndim == 2 and transposed and k.endswith("weight") and arr.shape[::-1] == want:
-                    out[k] = torch.from_numpy(np.array(arr.T))        # MatMul / Gemm(transB=0) hold Wᵀ
-                elif arr.shape == want:
-                    out[k] = torch.from_numpy(np.array(arr))
-                elif arr.ndim == 2 and arr.shape[::-1] == want:
-                    out[k] = torch.from_numpy(np.array(arr.T))
-                elif arr.size == ours[k].numel():
-                    out[k] = torch.from_numpy(np.array(arr).reshape(want))
-                else:
-                    continue
-                todo.remove(k)
-                break
-    # Parameters of modules that never appear in the graph (dead branches the exporter pruned) cannot affect
-    # the outputs; they keep the model's own values.
-    used = {module_for(n) for n in graph.node} | {k.rsplit(".", 1)[0] for k in out}
-    for k, v in ours.items():
-        if k not in out and k.rsplit(".", 1)[0] not in used and not k.endswith("num_batches_tracked"):
-            out[k] = v.clone()
-    return out
-
-
-def _attr(node, name: str, default):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
-def _position_embeddings(graph, key: str, like: torch.Tensor, module_for, resolve, out: dict) -> None:
-    """(1, 1 + P, C) table of a model that adds ``pos[:, 1:] + pos[:, :1]``: the constants added in its module
-    ((1, P, C) patch rows, (1, 1, C) class row, or their folded sum) are summed into rows 1:, class row 0."""
-    mod = key.rsplit(".", 1)[0]
-    _, n, c = like.shape
-    parts = [resolve(i) for node in graph.node if node.op_type == "Add" and module_for(node) == mod
-             for i in node.input]
-    parts = [a for a in parts if a is not None and a.shape in ((1, n - 1, c), (1, 1, c), (n - 1, c), (1, c))]
-    if parts:
-        full = np.zeros(like.shape, dtype=np.float32)
-        full[:, 1:] = sum(np.asarray(a, dtype=np.float32).reshape(1, -1, c) for a in parts)
-        out[key] = torch.from_numpy(full)
 
 
 def load_converted(model: torch.nn.Module, state: dict, source: str) -> torch.nn.Module:

@@ -1,7 +1,10 @@
 """HRNet-w32 top-down heatmap model: timm ``hrnet_w32`` (highest-resolution branch, stride 4) + 1x1 conv.
 
-Input (B, 3, 256, 192) normalised crops; output heatmaps (B, K, 64, 48). Parameter names: ``backbone.*``
-(timm's HRNet, which keeps the original HRNet layout mmpose also uses) and ``head.final_layer``.
+Input (B, 3, 256, 192) normalised crops; output heatmaps (B, K, 64, 48), decoded with mmpose's
+``MSRAHeatmap`` rules (:mod:`simspine_hub.models.codecs`). Parameter names: ``backbone.*`` (timm's HRNet, which
+keeps the original HRNet layout mmpose also uses) and ``head.final_layer``. As in mmpose, the last module
+fuses into the highest-resolution branch only, so the parameters are mmpose's exactly (28,536,773 with 37
+keypoints).
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ class HRNetForPoseEstimation(SimspinePreTrainedModel):
 
         self.backbone = timm.create_model(config.backbone, pretrained=False, features_only=True,
                                           feature_location="", out_indices=(1,))
+        # Only the highest-resolution branch is used. mmpose builds the last HRNet module with
+        # multiscale_output=False (mmpose/models/backbones/hrnet.py), i.e. only its fuse_layers[0]; timm keeps
+        # the fuse layers into the three lower branches (65 tensors, 769,984 parameters) that feed nothing here.
+        last = self.backbone.stage4[-1]
+        last.fuse_layers = last.fuse_layers[:1]
+        last.multi_scale_output = False
         self.head = _Head(config.in_channels, config.num_keypoints)
         self.post_init()
 

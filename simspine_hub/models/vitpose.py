@@ -2,7 +2,12 @@
 
 Configured as mmpose's ``td-hm_ViTPose-base_8xb64-210e_coco-256x192`` (the "classic decoder" ViTPose-b):
 ViT-B/16 on 256x192 with patch padding 2, LayerNorm eps 1e-6 (mmpretrain's ViT), two 4x4 deconvolutions
-of 256 channels + BatchNorm + ReLU, then a 1x1 conv to 37 heatmaps at 64x48.
+of 256 channels + BatchNorm + ReLU, then a 1x1 conv to 37 heatmaps at 64x48. Like that config, it crops with
+the UDP affine and decodes with mmpose's ``UDPHeatmap`` (:mod:`simspine_hub.models.codecs`).
+
+The class here is transformers' with our loading rules only (:class:`~simspine_hub.models._base.StrictLoadingMixin`:
+``model.safetensors`` only, never ``pytorch_model.bin``; errors name the folder). It keeps transformers' class
+name, so a saved folder also loads with transformers alone.
 """
 
 from __future__ import annotations
@@ -10,13 +15,20 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from simspine_hub.models._registry import register_model
+import transformers
+
+from ._base import StrictLoadingMixin
+from ._registry import register_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["vitpose_config", "VITPOSE_VARIANTS"]
+__all__ = ["VitPoseForPoseEstimation", "vitpose_config", "VITPOSE_VARIANTS"]
 
 VITPOSE_VARIANTS = {"vitpose-b": {"num_labels": 37}}
+
+
+class VitPoseForPoseEstimation(StrictLoadingMixin, transformers.VitPoseForPoseEstimation):
+    """transformers' ``VitPoseForPoseEstimation``; ``from_pretrained`` reads ``model.safetensors`` only."""
 
 
 def vitpose_config(num_labels: int = 37, num_hidden_layers: int = 12, hidden_size: int = 768,
@@ -32,20 +44,20 @@ def vitpose_config(num_labels: int = 37, num_hidden_layers: int = 12, hidden_siz
     return VitPoseConfig(num_labels=num_labels, backbone_config=backbone, **kwargs)
 
 
-def _create(variant: dict, **overrides):
-    from transformers import VitPoseForPoseEstimation
-
+def _create(variant: dict, **overrides) -> VitPoseForPoseEstimation:
     return VitPoseForPoseEstimation(vitpose_config(**{**variant, **overrides}))
 
 
 def _register_auto() -> None:
-    """Let ``AutoModel`` resolve a ViTPose folder to ``VitPoseForPoseEstimation`` (transformers maps none)."""
-    from transformers import AutoModel, VitPoseConfig, VitPoseForPoseEstimation
+    """Let ``AutoModel`` and ``AutoModelForPoseEstimation`` resolve a ViTPose folder to our strictly loading
+    ``VitPoseForPoseEstimation`` (transformers maps none for ``AutoModel``, its own class for the other)."""
+    from transformers import AutoModel, AutoModelForPoseEstimation, VitPoseConfig
 
-    try:
-        AutoModel.register(VitPoseConfig, VitPoseForPoseEstimation, exist_ok=True)
-    except ValueError as exc:  # a transformers version that maps vitpose itself
-        log.debug("ViTPose not registered with AutoModel: %s", exc)
+    for auto in (AutoModel, AutoModelForPoseEstimation):
+        try:
+            auto.register(VitPoseConfig, VitPoseForPoseEstimation, exist_ok=True)
+        except ValueError as exc:  # a transformers version that refuses to re-map vitpose
+            log.debug("ViTPose not registered with %s: %s", auto.__name__, exc)
 
 
 _register_auto()
