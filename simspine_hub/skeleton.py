@@ -178,3 +178,17 @@ H3WB_FACE = MappingProxyType({1: 1, 2: 2, 3: 3, 4: 4})
 #: Bones for drawing: (child, parent) for every non-root keypoint.
 SKELETON_EDGES: tuple[tuple[int, int], ...] = tuple(
     (i, p) for i, p in enumerate(PARENTS) if p >= 0)
+
+#: Region colours, one definition for every plot and overlay (the paper's Fig. 1: cervical pink, thoracic
+#: blue, lumbar green; other body points grey), as ``#rrggbb``; :func:`region_color_bgr` gives OpenCV's order.
+REGION_COLORS = MappingProxyType({"cervical": "#ff69b4", "thoracic": "#3c8cff", "lumbar": "#3cb44b",
+                                  "body": "#9a9a9a"})
+
+
+def region_color_bgr(region: str) -> tuple[int, int, int]:
+    """(blue, green, red) 0-255 of :data:`REGION_COLORS` ``[region]``, for OpenCV drawing."""
+    h = REGION_COLORS[region]
+    return int(h[5:7], 16), int(h[3:5], 16), int(h[1:3], 16)
+
+
+__all__ += ["REGION_COLORS", "region_color_bgr"]

@@ -12,8 +12,7 @@ from simspine_hub.io.files import atomic_path
 
 __all__ = ["REGION_COLORS", "plot_skeleton_2d"]
 
-#: Region colours (matplotlib), matching the paper's Fig. 1: cervical pink, thoracic blue, lumbar green.
-REGION_COLORS = {"cervical": "#ff69b4", "thoracic": "#3c8cff", "lumbar": "#3cb44b", "body": "#9a9a9a"}
+REGION_COLORS = skeleton.REGION_COLORS          # the one definition (cervical pink, thoracic blue, lumbar green)
 
 
 def plot_skeleton_2d(points: np.ndarray, path: str | os.PathLike, image: np.ndarray | None = None,
