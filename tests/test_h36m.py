@@ -113,3 +113,28 @@ def test_videopose3d_npz(tmp_path):
         h36m.read_videopose3d_npz(path)
     out = h36m.read_videopose3d_npz(path, allow_pickle=True)
     assert np.allclose(out["S1"]["Walking 1"], pos * 1000.0)
+
+
+def test_s11_broken_view_is_only_the_stem_directions(tmp_path):
+    # VideoPose3D's prepare_data_h36m.py drops S11's file stem "Directions" only
+    data = h36m.Human36M(tmp_path)
+    for stem, sub, n in (("Directions 1", "1", 4), ("Directions", "", 3)):
+        views = data.views(h36m.Sequence("S11", stem, "Directions", sub))
+        assert len(views) == n and ("54138969" in views) == (n == 4)
+        assert views == h36m.usable_cameras("S11", stem)          # the rule, exposed for the simulation
+    assert h36m.usable_cameras("S9", "Directions") == list(h36m.CAMERA_IDS)
+
+
+def test_image_naming_conventions():
+    frames = np.array([0, 1, 5, 2060])
+    # mmpose's extraction (preprocess_h36m.py): frame i -> i + 1, every 5th frame; these are two of the four
+    # image names in mmpose's tests/data/h36m
+    mm = h36m.image_names("S1", "Directions 1", "54138969", frames, naming="mmpose")
+    assert mm[0] == "S1/S1_Directions_1.54138969/S1_Directions_1.54138969_000001.jpg" and mm[1] is None
+    assert h36m.image_names("S5", "SittingDown", "54138969", np.array([2060]), naming="mmpose") == [
+        "S5/S5_SittingDown.54138969/S5_SittingDown.54138969_002061.jpg"]
+    # the SIMSPINE authors' converter (tools/preprocess_simspine.py): frame i -> i, every frame
+    ss = h36m.image_names("S1", "Directions 1", "54138969", frames)
+    assert ss == [f"S1/S1_Directions_1.54138969/S1_Directions_1.54138969_{i:06d}.jpg" for i in (0, 1, 5, 2060)]
+    with pytest.raises(ValueError, match="openpose"):
+        h36m.image_names("S1", "Walking 1", "54138969", frames, naming="openpose")

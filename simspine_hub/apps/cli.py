@@ -40,9 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         datasets.disable_progress_bars()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise
         print(f"simspine {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _is_input_error(exc: Exception) -> bool:
+    """Bad input, reported in one line: ValueError/OSError/KeyError and every error class the project defines."""
+    return isinstance(exc, (ValueError, OSError, KeyError)) or type(exc).__module__.startswith("simspine_hub.")
 
 
 if __name__ == "__main__":  # pragma: no cover
