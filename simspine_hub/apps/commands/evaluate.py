@@ -15,6 +15,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--annotations", help="SIMSPINE release folder, .h5, parquet folder or hub id")
     p.add_argument("--twin", type=Path, help="use a synthetic twin folder for both roots")
     p.add_argument("--cache-dir")
+    p.add_argument("--on-missing", choices=["error", "warn", "skip"], default="error",
+                   help="a sequence in only one of Human3.6M and the annotations: fail (default), warn or skip it")
     p.add_argument("--model-name")
     p.add_argument("--out", type=Path, help="results JSON (default: next to the predictions)")
     p.add_argument("--model-index", action="store_true", help="also print model-index entries for a model card")
@@ -24,10 +26,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def _dataset_kwargs(args: argparse.Namespace) -> dict:
     if args.twin is not None:
         return {"h36m_root": str(args.twin / "h36m"), "annotations": str(args.twin / "simspine"),
-                "cache_dir": args.cache_dir}
+                "cache_dir": args.cache_dir, "on_missing": args.on_missing}
     if args.annotations is None:
         raise ValueError("pass --annotations (and --h36m-root) or --twin DIR")
-    return {"h36m_root": args.h36m_root, "annotations": args.annotations, "cache_dir": args.cache_dir}
+    return {"h36m_root": args.h36m_root, "annotations": args.annotations, "cache_dir": args.cache_dir,
+            "on_missing": args.on_missing}
 
 
 def run(args: argparse.Namespace) -> int:
