@@ -1,252 +1,35 @@
-"""``simspine infer``: 2D spine keypoints (and optionally 3D) on an image, a folder of images or a video.
+"""``simspine infer``: 2D spine keypoints (and optionally 3D) on images, folders, videos, cameras and streams.
 
-Outputs per image / frame an OpenPose-style JSON (as spinepose writes: ``people[i].pose_keypoints_2d =
-[x0, y0, score0, ...]`` for the 37 SpineTrack keypoints, pixels) and an overlay (PNG for images, MP4 for
-videos) with the spine regions coloured. Person boxes come from a JSON file (``{"<image name or frame
-index>": [[x, y, w, h], ...]}``), from a pluggable detector (any callable image -> (n, 4) boxes), or are
-the whole frame. Video keypoints can be smoothed with the One-Euro filter.
+Person boxes per frame come from a JSON file (``{"<image name or frame index>": [[x, y, w, h], ...]}``),
+from a person detector (:func:`~simspine_hub.models.person_detector.load_person_detector`: ``hf:<hub id or
+folder>`` for any transformers object detector, or ``module:callable``), or are the whole frame. On videos
+and live sources people are tracked (:mod:`simspine_hub.apps.tracking`: IoU + Hungarian assignment, a track
+lifetime, One-Euro smoothing per track); with ``detect_every=N`` the detector runs on every N-th frame and
+the frames between reuse each track's box from its last keypoints. Frames go through the model
+``batch_frames`` at a time (all their person crops in one batch), except where a frame's boxes come from
+the previous frame's keypoints. Outputs: :mod:`simspine_hub.apps.infer_output`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from simspine_hub import skeleton
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.apps.infer_output import FrameWriter, draw_overlay, lift_and_plot, openpose_json
+from simspine_hub.apps.sources import IMAGE_SUFFIXES, Source, StopKey, open_source
+from simspine_hub.apps.tracking import OneEuroFilter, Tracker
+from simspine_hub.models.person_detector import PERSON_THRESHOLD, load_person_detector
 
-__all__ = ["OneEuroFilter", "run_inference", "openpose_json", "draw_overlay", "load_person_detector", "resolve_device", "IMAGE_SUFFIXES"]
+__all__ = ["infer", "run_inference", "load_pose_model", "load_boxes", "resolve_device", "load_person_detector",
+           "OneEuroFilter", "openpose_json", "draw_overlay", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-_BGR = {"cervical": (180, 105, 255), "thoracic": (255, 140, 60), "lumbar": (75, 180, 60), "body": (200, 200, 200)}
-
-
-class OneEuroFilter:
-    """One-Euro low-pass (Casiez et al. 2012) on (K, 2) keypoints per frame, vectorised over keypoints.
-
-    Args:
-        fps: frame rate (Hz); min_cutoff (Hz) and beta trade jitter against lag; d_cutoff: derivative cutoff.
-    """
-
-    def __init__(self, fps: float, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0):
-        self.dt, self.min_cutoff, self.beta, self.d_cutoff = 1.0 / fps, min_cutoff, beta, d_cutoff
-        self.x = self.dx = None
-
-    def _alpha(self, cutoff):
-        r = 2 * np.pi * cutoff * self.dt
-        return r / (r + 1)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.x is None:
-            self.x, self.dx = x.copy(), np.zeros_like(x)
-            return x
-        dx = (x - self.x) / self.dt
-        self.dx = self.dx + self._alpha(self.d_cutoff) * (dx - self.dx)
-        cutoff = self.min_cutoff + self.beta * np.abs(self.dx)
-        self.x = self.x + self._alpha(cutoff) * (x - self.x)
-        return self.x
-
-
-def openpose_json(keypoints: np.ndarray, scores: np.ndarray) -> dict:
-    """(n, 37, 2) px and (n, 37) scores -> an OpenPose-style dict."""
-    people = [{"person_id": [-1], "pose_keypoints_2d": np.concatenate([k, s[:, None]], 1).ravel().round(3).tolist()}
-              for k, s in zip(keypoints, scores)]
-    return {"version": 1.3, "people": people}
-
-
-def draw_overlay(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, min_score: float = 0.0) -> np.ndarray:
-    """Draw (n, 37, 2) skeletons on a copy of an RGB image -> BGR image for OpenCV writers."""
-    import cv2
-
-    img = np.ascontiguousarray(image_rgb[..., ::-1])
-    for kp, sc in zip(keypoints, scores):
-        for child, parent in skeleton.SKELETON_EDGES:
-            if sc[child] >= min_score and sc[parent] >= min_score and np.isfinite(kp[[child, parent]]).all():
-                cv2.line(img, tuple(int(v) for v in kp[child]), tuple(int(v) for v in kp[parent]),
-                         _BGR[skeleton.KEYPOINT_REGION[child]], 2, cv2.LINE_AA)
-        for i, p in enumerate(kp):
-            if sc[i] >= min_score and np.isfinite(p).all():
-                cv2.circle(img, (int(p[0]), int(p[1])), 3, _BGR[skeleton.KEYPOINT_REGION[i]], -1, cv2.LINE_AA)
-    return img
-
-
-def _frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, float | None]:
-    """Yield (name, RGB image) for an image, a folder of images or a video; also a count and the fps."""
-    import cv2
-
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise FileNotFoundError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-        return ((p.name, cv2.imread(str(p))[..., ::-1]) for p in files), len(files), None
-    if source.suffix.lower() in IMAGE_SUFFIXES:
-        img = cv2.imread(str(source))
-        if img is None:
-            raise FileNotFoundError(f"{source}: cannot read image")
-        return iter([(source.name, img[..., ::-1])]), 1, None
-    cap = cv2.VideoCapture(str(source))
-    if not cap.isOpened():
-        raise FileNotFoundError(f"{source}: not an image, a folder of images or a readable video")
-    n, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS) or 25.0
-
-    def gen():
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            yield str(i), bgr[..., ::-1]
-            i += 1
-        cap.release()
-
-    return gen(), n, fps
-
-
-def load_person_detector(spec: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``"package.module:name"`` -> the callable it names: (H, W, 3) uint8 RGB image -> (n, 4) person boxes
-    [x, y, w, h] in pixels (the module must be importable, e.g. on ``PYTHONPATH``). A class is instantiated
-    once without arguments and its instance called."""
-    import importlib
-    import inspect
-
-    module, sep, name = spec.partition(":")
-    if not sep or not module or not name:
-        raise ValueError(f"--person-detector {spec!r}: expected 'package.module:callable', e.g. 'mydet:detect'")
-    try:
-        obj = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"--person-detector {spec!r}: cannot import it ({exc}); is the module on PYTHONPATH?") from exc
-    if inspect.isclass(obj):
-        obj = obj()
-    if not callable(obj):
-        raise ValueError(f"--person-detector {spec!r}: {name} is not callable")
-    return obj
-
-
-def run_inference(model, source: str | os.PathLike, out: str | os.PathLike, boxes: dict | None = None,
-                  detector: Callable[[np.ndarray], np.ndarray] | None = None, flip_test: bool = False,
-                  smooth: bool = True, lifter=None, progress: bool = True, batch_frames: int = 8) -> dict:
-    """Run a 2D model (and optionally a lifter) on ``source``; write JSON and overlays under ``out``.
-
-    Frames go through the model ``batch_frames`` at a time (all their person crops in one batch), which is
-    what keeps a CPU busy; smoothing and writing stay in frame order.
-    Returns a summary {frames, people, json_dir, overlay, plot_3d}.
-    """
-    from simspine_hub.models.processing import PoseImageProcessor
-
-    if boxes is not None and detector is not None:
-        raise ValueError("boxes (--boxes) and detector (--person-detector): give one source of person boxes, not both")
-    source, out = Path(source), Path(out)
-    proc = PoseImageProcessor.from_config(model.config)
-    frames, n, fps = _frames(source)
-    is_video = fps is not None
-    json_dir = out / (source.stem if is_video else "json")
-    json_dir.mkdir(parents=True, exist_ok=True)
-    sink = _Sink(out, source, json_dir, fps, OneEuroFilter(fps) if (is_video and smooth) else None)
-    chunk: list[tuple[str, np.ndarray, np.ndarray]] = []
-    bar = tqdm(total=n, desc="infer", unit="frame", disable=not progress)
-
-    def flush():
-        kp, sc, owner = proc.predict(model, [c[1] for c in chunk], [c[2] for c in chunk], flip_test=flip_test)
-        for i, (name, img, _) in enumerate(chunk):
-            sink.write(name, img, kp[owner == i], sc[owner == i])
-        bar.update(len(chunk))
-        chunk.clear()
-
-    for name, img in frames:
-        h, w = img.shape[:2]
-        if boxes is not None:
-            bx = np.asarray(boxes.get(name, boxes.get(Path(name).stem, [])), dtype=np.float64).reshape(-1, 4)
-        elif detector is not None:
-            bx = np.asarray(detector(img), dtype=np.float64).reshape(-1, 4)
-        else:
-            bx = np.array([[0.0, 0.0, w, h]])
-        chunk.append((name, img, bx))
-        if len(chunk) >= batch_frames:
-            flush()
-    if chunk:
-        flush()
-    bar.close()
-    summary = sink.close()
-    if lifter is not None and sink.last is not None and len(sink.last[1]):
-        summary["plot_3d"] = str(_lift_and_plot(lifter, sink.last, out / "lifted_3d.png"))
-    return summary
-
-
-class _Sink:
-    """Writes one frame's results in order: OpenPose JSON, overlay PNG or MP4 frame (atomic files)."""
-
-    def __init__(self, out: Path, source: Path, json_dir: Path, fps: float | None, euro: OneEuroFilter | None):
-        self.out, self.source, self.json_dir, self.fps, self.euro = out, source, json_dir, fps, euro
-        self.writer, self.tmp_video, self.last = None, None, None
-        self.summary = {"frames": 0, "people": 0, "json_dir": str(json_dir)}
-
-    def write(self, name: str, img: np.ndarray, kp: np.ndarray, sc: np.ndarray) -> None:
-        import cv2
-
-        is_video = self.fps is not None
-        if self.euro is not None and len(kp) == 1:
-            kp = self.euro(kp[0])[None]
-        stem = f"{int(name):06d}" if is_video else Path(name).stem
-        write_text(self.json_dir / f"{stem}.json", json.dumps(openpose_json(kp, sc)))
-        overlay = draw_overlay(img, kp, sc)
-        if is_video:
-            if self.writer is None:
-                h, w = img.shape[:2]
-                self.tmp_video = self.out / f".{self.source.stem}_overlay.part.mp4"
-                self.writer = cv2.VideoWriter(str(self.tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            self.writer.write(overlay)
-        else:
-            with atomic_path(self.out / f"{Path(name).stem}_overlay.png") as tmp:
-                cv2.imwrite(str(tmp), overlay)
-        self.summary["frames"] += 1
-        self.summary["people"] += len(kp)
-        self.last = (img, kp, sc)
-
-    def close(self) -> dict:
-        if self.writer is not None:
-            self.writer.release()
-            final = self.out / f"{self.source.stem}_overlay.mp4"
-            os.replace(self.tmp_video, final)
-            self.summary["overlay"] = str(final)
-        return self.summary
-
-
-def _lift_and_plot(lifter, last, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import torch
-
-    from simspine_hub.models.lifter import normalize_screen
-
-    img, kp, _ = last
-    h, w = img.shape[:2]
-    ids = list(lifter.config.keypoints)
-    x = normalize_screen(torch.tensor(kp[:1, ids], dtype=torch.float32), w, h).to(lifter.device)
-    with torch.no_grad():
-        y = lifter.eval()(keypoints_2d=x).keypoints_3d[0].cpu().numpy()    # root-relative mm
-    fig = plt.figure(figsize=(5, 5), dpi=100)
-    ax = fig.add_subplot(projection="3d")
-    pos = {k: i for i, k in enumerate(ids)}
-    for child, parent in skeleton.SKELETON_EDGES:
-        if child in pos and parent in pos:
-            a, b = y[pos[child]], y[pos[parent]]
-            ax.plot([a[0], b[0]], [a[2], b[2]], [-a[1], -b[1]], color="tab:blue")
-    ax.set_xlabel("x (mm)")
-    ax.set_ylabel("z (mm)")
-    ax.set_zlabel("-y (mm)")
-    ax.set_title("lifted 3D (root-relative, camera frame)", fontsize=9)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str):
@@ -262,3 +45,158 @@ def resolve_device(name: str):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu")
     return dev
+
+
+def _check_folder(path: str | None) -> None:
+    if path and str(path).startswith((".", "/", "~")) and not Path(path).expanduser().is_dir():
+        raise FileNotFoundError(f"{path}: model folder not found; expected config.json + model.safetensors "
+                                "(save_pretrained or tools/convert_checkpoint.py output), or a hub id")
+
+
+def load_pose_model(name_or_path: str, device="cpu", backend: str = "torch", compile: bool = False,
+                    bf16: bool = False, threads: int | None = None):
+    """A 2D model from a folder or hub id, ready for :func:`run_inference` on ``device``: plain (eager),
+    :class:`~simspine_hub.models.InferenceModel` with ``compile`` / ``bf16`` (torch backend), or on
+    ONNX Runtime (``backend="onnxruntime"``: export cached in ``<folder>/onnx/``, ``threads`` intra-op)."""
+    from transformers import AutoModel
+
+    import simspine_hub.models  # noqa: F401  (registers the Auto classes)
+    from simspine_hub.models.inference import InferenceModel
+
+    _check_folder(name_or_path)
+    device = resolve_device(device) if isinstance(device, str) else device
+    model = AutoModel.from_pretrained(name_or_path).eval()
+    if backend == "onnxruntime":
+        if compile or bf16:
+            raise ValueError("--compile / --bf16 are torch options; with --backend onnxruntime leave them out")
+        return InferenceModel(model, backend="onnxruntime", device=device.type, threads=threads)
+    if backend != "torch":
+        raise ValueError(f"--backend {backend!r}: choose torch or onnxruntime")
+    model = model.to(device)
+    return InferenceModel(model, compile=compile, bf16=bf16) if (compile or bf16) else model
+
+
+def load_boxes(path: str | os.PathLike) -> dict:
+    """A boxes file -> {image name, image stem or frame index: [[x, y, w, h], ...]} (pixels)."""
+    try:
+        boxes = json.loads(Path(path).read_text())
+        if not isinstance(boxes, dict):
+            raise ValueError(f"top level is a {type(boxes).__name__}, not an object")
+        for key, value in boxes.items():
+            try:
+                np.asarray(value, dtype=np.float64).reshape(-1, 4)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"entry {key!r} is not a list of [x, y, w, h] boxes ({exc})") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: boxes must be JSON {{image name or frame index: [[x, y, w, h], ...]}} ({exc})") from exc
+    return boxes
+
+
+def infer(source: str | os.PathLike, model: str, out: str | os.PathLike, *, boxes: str | os.PathLike | None = None,
+          person_detector: str | None = None, detector_threshold: float = PERSON_THRESHOLD, device: str = "auto",
+          backend: str = "torch", compile: bool = False, bf16: bool = False, threads: int | None = None,
+          lifter: str | None = None, **options) -> dict:
+    """Load everything named by the arguments (what ``simspine infer`` takes) and call :func:`run_inference`
+    (``options``: its keyword arguments). Returns its summary plus the device."""
+    from transformers import AutoModel
+
+    dev = resolve_device(device)
+    _check_folder(lifter)
+    detector = load_person_detector(person_detector, device=dev, threshold=detector_threshold) \
+        if person_detector else None
+    box_table = load_boxes(boxes) if boxes is not None else None
+    pose = load_pose_model(model, dev, backend=backend, compile=compile, bf16=bf16, threads=threads)
+    lift = AutoModel.from_pretrained(lifter).eval().to(dev) if lifter else None
+    summary = run_inference(pose, source, out, boxes=box_table, detector=detector, lifter=lift, **options)
+    summary["device"] = str(dev) if backend == "torch" else f"onnxruntime ({dev.type})"
+    return summary
+
+
+def _frame_boxes(name: str, img: np.ndarray, boxes: dict | None, detector: Callable | None) -> np.ndarray:
+    if boxes is not None:
+        found = boxes.get(name, boxes.get(Path(name).stem, []))
+        return np.asarray(found, dtype=np.float64).reshape(-1, 4)
+    if detector is not None:
+        return np.asarray(detector(img), dtype=np.float64).reshape(-1, 4)
+    h, w = img.shape[:2]
+    return np.array([[0.0, 0.0, w, h]])
+
+
+def run_inference(model, source: str | os.PathLike | Source, out: str | os.PathLike, boxes: dict | None = None,
+                  detector: Callable[[np.ndarray], np.ndarray] | None = None, flip_test: bool = False,
+                  smooth: bool = True, track: bool = True, detect_every: int = 1, max_frames: int | None = None,
+                  lifter=None, progress: bool = True, batch_frames: int = 8, show: bool = False,
+                  tracker: Tracker | None = None) -> dict:
+    """Run a 2D model (and optionally a lifter on the last frame) on ``source``; write the outputs under ``out``.
+
+    Args:
+        model: a 2D model or :class:`~simspine_hub.models.InferenceModel`. source: see
+            :func:`~simspine_hub.apps.sources.open_source` (or an opened :class:`Source`).
+        boxes / detector: one source of person boxes (default: the whole frame).
+        track: track people on videos and live sources (ids in the JSON, smoothing per track when
+            ``smooth``); ``tracker`` sets its options. detect_every: run the detector / read the boxes on
+            every N-th frame only (tracking).
+        max_frames: stop after this many frames. show: preview window (q stops).
+    Returns a summary: frames, people, tracks, json_dir, jsonl, overlay, skipped (unreadable images),
+    stopped ("q", "interrupt" or absent), plot_3d.
+    """
+    from simspine_hub.models.processing import PoseImageProcessor
+
+    if boxes is not None and detector is not None:
+        raise ValueError("boxes (--boxes) and detector (--person-detector): give one source of person boxes, not both")
+    if detect_every < 1:
+        raise ValueError(f"--detect-every {detect_every}: give 1 (every frame) or more")
+    src = source if isinstance(source, Source) else open_source(source, max_frames)
+    proc = PoseImageProcessor.from_config(model.config)
+    if src.is_video and track:
+        tracker = tracker or Tracker(fps=src.fps, smooth=smooth)
+    else:
+        tracker = None
+    writer = FrameWriter(Path(out), src.name, src.fps, show=show)
+    stop_key = StopKey() if src.live else None
+    chunk: list[tuple[str, np.ndarray, np.ndarray]] = []
+    state = {"stopped": None}
+    bar = tqdm(total=src.count, desc="infer", unit="frame", disable=not progress)
+
+    def flush():
+        if not chunk:
+            return
+        kp, sc, owner = proc.predict(model, [c[1] for c in chunk], [c[2] for c in chunk], flip_test=flip_test)
+        for i, (name, img, bx) in enumerate(chunk):
+            k, s, ids = kp[owner == i], sc[owner == i], None
+            if tracker is not None:
+                ids, k = tracker.update(bx, k, s)
+            if writer.write(name, img, bx, k, s, ids):
+                state["stopped"] = "q"
+        bar.update(len(chunk))
+        chunk.clear()
+
+    try:
+        for i, (name, img) in enumerate(src.frames):
+            if stop_key is not None and stop_key.pressed():
+                state["stopped"] = "q"
+                break
+            bx = None
+            if tracker is not None and i % detect_every:
+                flush()                                  # this frame's boxes come from the last keypoints
+                bx, _ = tracker.boxes()
+            if bx is None or not len(bx):
+                bx = _frame_boxes(name, img, boxes, detector)
+            chunk.append((name, img, bx))
+            if len(chunk) >= batch_frames or src.live:
+                flush()
+            if state["stopped"]:
+                break
+        flush()
+    except KeyboardInterrupt:
+        state["stopped"] = "interrupt"
+    finally:
+        bar.close()
+        summary = writer.close()
+    if src.skipped:
+        summary["skipped"] = {"count": len(src.skipped), "images": src.skipped}
+    if state["stopped"]:
+        summary["stopped"] = state["stopped"]
+    if lifter is not None and writer.last is not None and len(writer.last[1]):
+        summary["plot_3d"] = str(lift_and_plot(lifter, writer.last, Path(out) / "lifted_3d.png"))
+    return summary

@@ -94,7 +94,7 @@ def weights_hash(model, extra: str = "") -> str:
     for name, t in model.state_dict().items():
         t = t.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     h.update(f"{torch.__version__}|opset{OPSET}|{extra}".encode())
     return h.hexdigest()[:16]
 
