@@ -58,8 +58,16 @@ train: S1, S5, S6, S7, S8; test: S9, S11 (configurable with `train_subjects=` / 
 
 ## Frames and images
 
-Frame `i` of sequence `S1/Walking 1` seen by camera `54138969` is image `S1_Walking_1.54138969_{i:06d}.jpg`
-(MMPose naming, 0-based). With `decode_frames=True` (`views2d`), frames are decoded from your Human3.6M videos.
+`frame` is always the 0-based Human3.6M frame index. `image_path` (`views2d`) names the extracted image of that
+frame under the convention chosen with `image_naming=`, named after who writes the images:
+
+| `image_naming` | written by | frame `i` of `S1/Walking 1`, camera `54138969` | images exist for |
+|---|---|---|---|
+| `simspine` (default) | the SIMSPINE authors' converter (`tools/preprocess_simspine.py`) | `S1/S1_Walking_1.54138969/S1_Walking_1.54138969_{i:06d}.jpg` | every frame |
+| `mmpose` | mmpose's Human3.6M extraction (`tools/dataset_converters/preprocess_h36m.py`) | `S1/S1_Walking_1.54138969/S1_Walking_1.54138969_{i+1:06d}.jpg` | every 5th frame (`i % 5 == 0`; other rows get null, use `frame_stride=5`) |
+
+With `decode_frames=True` (`views2d`), frames are decoded from your Human3.6M videos. S11 `Directions`
+(that exact sequence, not `Directions 1`) has no camera `54138969` view: its video is broken in the release.
 
 ## Citation
 
