@@ -9,7 +9,7 @@ Layout read (the official release, licensed; never shipped or downloaded here)::
 
 Cameras come from ``<root>/camera-parameters.json`` when present (the widely used file derived from
 ``metadata.xml``: ``K``, ``[k1, k2, p1, p2, k3]``, ``R``, ``t = -R C`` in mm), otherwise from the built-in
-published calibration below. Both use the Human3.6M distortion model (see :mod:`simspine_hub.geometry`).
+published calibration (:mod:`simspine_hub.io.h36m_cameras`, re-exported here). Both use the Human3.6M distortion model (see :mod:`simspine_hub.geometry`).
 
 Quirks handled: S1 names ``TakingPhoto*``/``WalkingDog*`` (normalised to ``Photo``/``WalkDog``),
 irregular subaction suffixes (kept verbatim as ``subaction``), ``_ALL`` sequences (skipped), and the
@@ -23,7 +23,6 @@ authors' converter and mmpose's Human3.6M extraction differ in the first index a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -31,10 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from simspine_hub.geometry import Camera
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.io.errors import H36MFormatError
+from simspine_hub.io.files import atomic_path
+from simspine_hub.io.h36m_cameras import (
+    CAMERA_IDS,
+    IMAGE_SIZES,
+    builtin_cameras,
+    read_camera_json,
+    write_camera_json,
+)
 from simspine_hub.units import MM_PER_M
 
 __all__ = [
@@ -46,9 +52,6 @@ __all__ = [
 ]
 
 FPS = 50.0
-CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
-IMAGE_SIZES = {"54138969": (1000, 1002), "55011271": (1000, 1000),
-               "58860488": (1000, 1000), "60457274": (1000, 1002)}
 TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 SUBJECTS = TRAIN_SUBJECTS + TEST_SUBJECTS
@@ -68,109 +71,6 @@ BROKEN_VIEWS = frozenset({("S11", "Directions", "54138969")})
 #:   ``mmpose``:   mmpose's extraction (``tools/dataset_converters/preprocess_h36m.py``): 1-based (frame i is
 #:                 ``i + 1``), every 5th frame (its default ``sample_rate``); other frames have no image.
 IMAGE_NAMINGS = {"simspine": (0, 1), "mmpose": (1, 5)}
-
-
-class H36MFormatError(ValueError):
-    """A Human3.6M file or folder is missing or malformed; the message names the path and the fix."""
-
-
-# --- built-in calibration ---------------------------------------------------------------------------
-# Intrinsics: karfly/human36m-camera-parameters camera-parameters.json (from metadata.xml);
-# K as (fx, fy, cx, cy), distortion [k1, k2, p1, p2, k3].
-_INTRINSICS = {
-    "54138969": ((1145.04940458804, 1143.78109572365, 512.541504956548, 515.4514869776),
-                 (-0.207098910824901, 0.247775183068982, -0.00142447157470321, -0.000975698859470499,
-                  -0.00307515035078854)),
-    "55011271": ((1149.67569986785, 1147.59161666764, 508.848621645943, 508.064917088557),
-                 (-0.194213629607385, 0.240408539138292, -0.0027408943961907, -0.001619026613787,
-                  0.00681997559022603)),
-    "58860488": ((1149.14071676148, 1148.7989685676, 519.815837182153, 501.402658888552),
-                 (-0.208338188251856, 0.255488007488945, -0.000759999321030303, 0.00148438698385668,
-                  -0.00246049749891915)),
-    "60457274": ((1145.51133842318, 1144.77392807652, 514.968197319863, 501.882018537695),
-                 (-0.198384093827848, 0.218323676298049, -0.00181336200488089, -0.000587205583421232,
-                  -0.00894780704152122)),
-}
-# Extrinsics: VideoPose3D common/h36m_dataset.py, per subject and camera (in CAMERA_IDS order):
-# camera-to-world orientation quaternion (w, x, y, z) and camera centre in world mm.
-_EXTRINSICS = {
-    "S1": (((0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088), (1841.1070556640625, 4955.28466796875, 1563.4454345703125)),
-           ((0.6157187819480896, -0.764836311340332, -0.14833825826644897, 0.11794740706682205), (1761.278564453125, -5078.0068359375, 1606.2650146484375)),
-           ((0.14651472866535187, -0.14647851884365082, 0.7653023600578308, -0.6094175577163696), (-1846.7777099609375, 5215.04638671875, 1491.972412109375)),
-           ((0.5834008455276489, -0.7853162288665771, 0.14548823237419128, -0.14749594032764435), (-1794.7896728515625, -3722.698974609375, 1574.8927001953125))),
-    "S5": (((0.1467377245426178, -0.162370964884758, -0.7551892995834351, 0.6178938746452332), (2097.3916015625, 4880.94482421875, 1605.732421875)),
-           ((0.6159758567810059, -0.7626792192459106, -0.15728192031383514, 0.1189815029501915), (2031.7008056640625, -5167.93310546875, 1612.923095703125)),
-           ((0.14291371405124664, -0.12907841801643372, 0.7678384780883789, -0.6110143065452576), (-1620.5948486328125, 5171.65869140625, 1496.43701171875)),
-           ((0.5920479893684387, -0.7814217805862427, 0.1274748593568802, -0.15036417543888092), (-1637.1737060546875, -3867.3173828125, 1547.033203125))),
-    "S6": (((0.1337897777557373, -0.15692396461963654, -0.7571090459823608, 0.6198879480361938), (1935.4517822265625, 4950.24560546875, 1618.0838623046875)),
-           ((0.6147197484970093, -0.7628812789916992, -0.16174767911434174, 0.11819244921207428), (1969.803955078125, -5128.73876953125, 1632.77880859375)),
-           ((0.1529948115348816, -0.13529130816459656, 0.7646096348762512, -0.6112781167030334), (-1769.596435546875, 5185.361328125, 1476.993408203125)),
-           ((0.5916101336479187, -0.7804774045944214, 0.12832270562648773, -0.1561593860387802), (-1721.668701171875, -3884.13134765625, 1540.4879150390625))),
-    "S7": (((0.1435241848230362, -0.1631336808204651, -0.7548328638076782, 0.6188824772834778), (1974.512939453125, 4926.3544921875, 1597.8326416015625)),
-           ((0.6141672730445862, -0.7638262510299683, -0.1596645563840866, 0.1177929937839508), (1937.0584716796875, -5119.7900390625, 1631.5665283203125)),
-           ((0.14550060033798218, -0.12874816358089447, 0.7660516500473022, -0.6127139329910278), (-1741.8111572265625, 5208.24951171875, 1464.8245849609375)),
-           ((0.5912848114967346, -0.7821764349937439, 0.12445473670959473, -0.15196487307548523), (-1734.7105712890625, -3832.42138671875, 1548.5830078125))),
-    "S8": (((0.14110587537288666, -0.15589867532253265, -0.7561917304992676, 0.619644045829773), (2150.65185546875, 4896.1611328125, 1611.9046630859375)),
-           ((0.6169601678848267, -0.7647668123245239, -0.14846350252628326, 0.11158157885074615), (2219.965576171875, -5148.453125, 1613.0440673828125)),
-           ((0.1471444070339203, -0.13377119600772858, 0.7670128345489502, -0.6100369691848755), (-1571.2215576171875, 5137.0185546875, 1498.1761474609375)),
-           ((0.5927824378013611, -0.7825870513916016, 0.12147816270589828, -0.14631995558738708), (-1476.913330078125, -3896.7412109375, 1547.97216796875))),
-    "S9": (((0.15540587902069092, -0.15548215806484222, -0.7532095313072205, 0.6199594736099243), (2044.45849609375, 4935.1171875, 1481.2275390625)),
-           ((0.618784487247467, -0.7634735107421875, -0.14132238924503326, 0.11933968216180801), (1990.959716796875, -5123.810546875, 1568.8048095703125)),
-           ((0.13357827067375183, -0.1367100477218628, 0.7689454555511475, -0.6100738644599915), (-1670.9921875, 5211.98583984375, 1528.387939453125)),
-           ((0.5879399180412292, -0.7823407053947449, 0.1427614390850067, -0.14794869720935822), (-1696.04345703125, -3827.099853515625, 1591.4127197265625))),
-    "S11": (((0.15232472121715546, -0.15442320704460144, -0.7547563314437866, 0.6191070079803467), (2098.440185546875, 4926.5546875, 1500.278564453125)),
-            ((0.6189449429512024, -0.7600917220115662, -0.15300633013248444, 0.1255258321762085), (2083.182373046875, -4912.1728515625, 1561.07861328125)),
-            ((0.14943228662014008, -0.15650227665901184, 0.7681233882904053, -0.6026304364204407), (-1609.8153076171875, 5177.3359375, 1537.896728515625)),
-            ((0.5894251465797424, -0.7818877100944519, 0.13991211354732513, -0.14715361595153809), (-1590.738037109375, -3854.1689453125, 1578.017578125))),
-}
-
-
-def builtin_cameras(subject: str) -> dict[str, Camera]:
-    """The published calibration of ``subject``'s four cameras (world mm, Human3.6M distortion)."""
-    if subject not in _EXTRINSICS:
-        raise KeyError(f"no built-in calibration for subject {subject!r}; known: {sorted(_EXTRINSICS)}")
-    cams = {}
-    for cam_id, (quat, centre) in zip(CAMERA_IDS, _EXTRINSICS[subject]):
-        (fx, fy, cx, cy), dist = _INTRINSICS[cam_id]
-        R = Rotation.from_quat(quat, scalar_first=True).as_matrix().T  # world -> camera
-        t = -R @ np.asarray(centre)
-        K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
-        cams[cam_id] = Camera(cam_id, K, dist, R, t, IMAGE_SIZES[cam_id], "h36m")
-    return cams
-
-
-def read_camera_json(path: str | os.PathLike) -> dict[str, dict[str, Camera]]:
-    """Read a karfly-format ``camera-parameters.json`` -> {subject: {camera id: Camera}} (mm)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        intr, extr = data["intrinsics"], data["extrinsics"]
-        out: dict[str, dict[str, Camera]] = {}
-        for subject, cams in extr.items():
-            out[subject] = {}
-            for cam_id, e in cams.items():
-                if not e:
-                    continue
-                out[subject][cam_id] = Camera(
-                    cam_id, intr[cam_id]["calibration_matrix"], intr[cam_id]["distortion"],
-                    e["R"], np.asarray(e["t"]).reshape(3), IMAGE_SIZES.get(cam_id, (1000, 1000)), "h36m")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise H36MFormatError(
-            f"{path}: cannot read camera parameters ({exc!s}); expected the karfly camera-parameters.json "
-            "layout {intrinsics: {cam: {calibration_matrix, distortion}}, extrinsics: {S: {cam: {R, t}}}}"
-        ) from exc
-    return out
-
-
-def write_camera_json(path: str | os.PathLike, cameras: dict[str, dict[str, Camera]]) -> None:
-    """Write {subject: {camera id: Camera}} in the karfly ``camera-parameters.json`` layout."""
-    intr, extr = {}, {}
-    for subject, cams in cameras.items():
-        extr[subject] = {}
-        for cam_id, c in cams.items():
-            intr[cam_id] = {"calibration_matrix": c.K.tolist(), "distortion": c.dist.tolist()}
-            extr[subject][cam_id] = {"R": c.R.tolist(), "t": c.t.reshape(3, 1).tolist()}
-    write_text(path, json.dumps({"intrinsics": intr, "extrinsics": extr}, indent=2))
 
 
 # --- CDF poses -----------------------------------------------------------------------------------------
