@@ -257,3 +257,101 @@ def test_any_calibrated_capture_from_a_pose2sim_toml(twin_root, ground_truth, tm
     assert np.nanmean(metrics.joint_errors(full, g)) < 20.0   # mm, against the twin's ground truth
     with pytest.raises(ValueError, match="subjects"):
         simulate_capture(None, det.parent, out, calibration=twin / "simspine/cameras/Calib_S9.toml")
+
+
+def _write_dets(ground_truth, root, subject="S9", edit=None):
+    """Exact detections of the twin's sequences of ``subject`` (score 1), changed by ``edit(uv, sc)`` in place."""
+    from simspine_hub.io.detections import write_detections_npz
+
+    cams = h36m.builtin_cameras(subject)
+    for key in sorted(k for k in ground_truth if k.startswith(f"{subject}/")):
+        stem = key.split("/")[1]
+        uv = np.stack([project(ground_truth[key]["keypoints37"], c) for c in cams.values()])
+        sc = np.ones(uv.shape[:-1])
+        if edit is not None:
+            edit(uv, sc)
+        for v, cam_id in enumerate(cams):
+            write_detections_npz(root / subject / f"{stem}.{cam_id}.npz", uv[v], sc[v])
+    return root
+
+
+def _nan(uv, sc):
+    uv[:] = np.nan
+
+
+def _zero_confidence(uv, sc):
+    sc[:] = 0.0
+
+
+def _single_view(uv, sc):
+    uv[1:] = np.nan
+
+
+@pytest.mark.parametrize("edit", [_nan, _zero_confidence, _single_view])
+def test_simulate_without_spine_evidence_rejects_and_exits_nonzero(edit, twin_root, ground_truth, tmp_path, capsys):
+    """No usable spine evidence (all NaN, zero confidence, one usable view): every sequence is rejected with
+    its reason, nothing is marked finished, and the CLI exits non-zero (it used to report 'rejected 0')."""
+    from simspine_hub.apps.cli import main
+
+    det = _write_dets(ground_truth, tmp_path / "det", edit=edit)
+    out = tmp_path / "sim"
+    res = simulate_capture(twin_root / "h36m", det, out, subjects=["S9"], progress=False)
+    assert set(res["S9"]) == {"Walking 1", "Purchases 1", "Photo 1"}
+    for stem, rep in res["S9"].items():
+        assert rep["status"] == "rejected" and "spine evidence" in rep["reason"], stem
+        assert rep["rejected"] == rep["frames"] > 0 and rep["triangulated"]["Spine_01"] == 0
+        key = f"S9_{release.action_key(stem)}"
+        assert json.loads((out / "qc" / f"{key}.json").read_text())["status"] == "rejected"
+        assert not (out / "kinematics" / "S9" / key / f"{key}.mot").exists()    # not finished
+    assert not (out / "models" / "S9.osim").exists()
+    rc = main(["-q", "simulate", "--h36m-root", str(twin_root / "h36m"), "--detections", str(det),
+               "--out", str(tmp_path / "cli"), "--subjects", "S9"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "REJECTED" in captured.out and "no usable sequence" in captured.err
+
+
+def test_sequence_with_every_frame_rejected_is_not_finished(twin_root, tmp_path):
+    """The IK job of a sequence whose frames QC rejects altogether writes its QC JSON (status 'rejected'),
+    but no TRC/MOT: it is never marked finished."""
+    from simspine_hub.simulation.pipeline import SimulationConfig, _ik_job
+
+    model = release.Release(twin_root / "simspine").model_path("S9")
+    merged, names = kin.merge_markers(np.full((20, 37, 3), np.nan), None)
+    cfg = SimulationConfig()
+    stem, rep = _ik_job((str(tmp_path), "S9", "Walking 1", str(model), merged, names, np.zeros(20, bool), cfg,
+                         {"triangulated": {}, "parameters": {}}))
+    assert rep["status"] == "rejected" and rep["left_nan"] == 20 and "all 20 frames rejected" in rep["reason"]
+    assert json.loads((tmp_path / "qc" / "S9_Walking_1.json").read_text())["status"] == "rejected"
+    assert not list(tmp_path.glob("kinematics/**/*.mot")) and not list(tmp_path.glob("positions/**/*.trc"))
+
+
+def test_rerun_with_other_parameters_refuses_or_redoes(twin_root, ground_truth, tmp_path):
+    """A finished sequence made with other (or unrecorded) parameters is never silently kept."""
+    from simspine_hub.simulation.pipeline import SimulationConfig, StaleOutputError
+
+    det = _write_dets(ground_truth, tmp_path / "det", edit=_nan)
+    out = tmp_path / "sim"
+    key = "S9_Walking_1"
+    mot = out / "kinematics" / "S9" / key / f"{key}.mot"
+    mot.parent.mkdir(parents=True)
+    mot.write_text("finished by an older run\n")
+    (out / "qc").mkdir()
+    (out / "qc" / f"{key}.json").write_text(json.dumps({"frames": 1, "parameters": {}}))   # recorded nothing
+    with pytest.raises(StaleOutputError, match=r"S9 Walking 1 .*cutoff_hz: not recorded -> 4\.0.*--overwrite"):
+        simulate_capture(twin_root / "h36m", det, out, ["S9"], SimulationConfig(cutoff_hz=4.0), progress=False)
+    assert mot.is_file()                                                        # refused: nothing touched
+    res = simulate_capture(twin_root / "h36m", det, out, ["S9"], SimulationConfig(cutoff_hz=4.0), progress=False,
+                           overwrite=True)
+    assert not mot.exists() and res["S9"]["Walking 1"]["status"] == "rejected"  # redone (and rejected: no evidence)
+    recorded = json.loads((out / "qc" / f"{key}.json").read_text())["parameters"]
+    assert recorded["config"]["cutoff_hz"] == 4.0 and recorded["inputs"]["detections"] == str(det.resolve())
+
+
+def test_one_camera_calibration_is_one_clear_error(twin_root, ground_truth, tmp_path):
+    cams = h36m.builtin_cameras("S9")
+    first = next(iter(cams))
+    toml = tmp_path / "Calib_one.toml"
+    release.write_calibration_toml(toml, {first: cams[first]})
+    det = _write_dets(ground_truth, tmp_path / "det")
+    with pytest.raises(ValueError, match=r"Calib_one\.toml: 1 camera\(s\) .*at least 2"):
+        simulate_capture(None, det, tmp_path / "sim", subjects=["S9"], calibration=toml, progress=False)

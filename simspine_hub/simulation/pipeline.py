@@ -1,14 +1,19 @@
 """The whole simulation (paper Section 3.1) for one subject or a whole capture, writing the release layout.
 
-Per subject: detections -> robust triangulation -> low-pass -> merge with Human3.6M limbs -> scale the
-model (OpenSim) -> per sequence: IK (OpenSim) + temporal smoothing -> FK of the 37 virtual markers -> QC.
-Outputs (SIMSPINE raw layout, readable by :class:`simspine_hub.io.release.Release` and the dataset builder)::
+Per subject: detections -> robust triangulation -> low-pass -> evidence check -> merge with Human3.6M limbs
+-> scale the model (OpenSim) -> per sequence: IK (OpenSim) + temporal smoothing -> FK of the 37 virtual
+markers -> QC. Outputs (SIMSPINE raw layout, readable by :class:`simspine_hub.io.release.Release` and the
+dataset builder)::
 
     <out>/cameras/Calib_<S>.toml   <out>/models/<S>.osim   <out>/positions/<S>/<S>_<ACTION>.trc  (37 markers)
     <out>/kinematics/<S>/<S>_<ACTION>/{<S>_<ACTION>.mot, _ik_marker_errors.sto}
     <out>/qc/<S>_<ACTION>.json      <out>/simspine.h5 (when asked)
 
-A sequence is finished when its .mot exists (written last, atomically); re-runs skip finished sequences.
+A sequence is finished when its .mot exists (written last, atomically). Its QC JSON records the parameters
+it was made with; a re-run skips finished sequences made with the same parameters and refuses (or, with
+``overwrite``, redoes the subject) when they differ. A sequence without enough spine evidence, or whose
+frames QC rejects altogether, is *rejected*: only its QC JSON is written, saying why, and it is never
+marked finished.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +33,8 @@ from simspine_hub.io import h36m, release
 from simspine_hub.io.detections import read_detections
 from simspine_hub.io.files import write_text
 from simspine_hub.osim.model import SpineModel
-from simspine_hub.simulation.filtering import butterworth_filter, reject_spikes
+from simspine_hub.simulation import qc
+from simspine_hub.simulation.filtering import butterworth_filter, reject_spikes, runs
 from simspine_hub.simulation.kinematics import (
     estimate_scale,
     forward_markers,
@@ -37,16 +43,19 @@ from simspine_hub.simulation.kinematics import (
     scale_model,
     smooth_coordinates,
 )
-from simspine_hub.simulation.qc import quality_control
 from simspine_hub.simulation.triangulation import triangulate_robust
 from simspine_hub.units import MM_PER_M, kinematics_to_degrees, zup_mm_to_yup_m
 
-__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture"]
+__all__ = ["SimulationConfig", "triangulate_sequence", "simulate_capture", "StaleOutputError", "summary"]
 
 
 @dataclass
 class SimulationConfig:
-    """Knobs of the pipeline (units in the names)."""
+    """Knobs of the pipeline (units in the names).
+
+    ``min_spine_markers`` of the 15 spine points must be triangulated in a frame for it to be usable, and
+    at least ``min_usable_fraction`` of a sequence's frames must be usable (see :mod:`.qc`).
+    """
 
     fs_hz: float = h36m.FPS
     cutoff_hz: float = 6.0
@@ -57,6 +66,12 @@ class SimulationConfig:
     spike_mm: float = 100.0
     max_gap_frames: int = 10
     use_h36m_limbs: bool = True
+    min_spine_markers: int = 8
+    min_usable_fraction: float = 0.5
+
+
+class StaleOutputError(ValueError):
+    """Finished outputs in ``out`` were made with other parameters than this run's."""
 
 
 def triangulate_sequence(uv: np.ndarray, scores: np.ndarray, cameras: list[Camera], cfg: SimulationConfig
@@ -69,23 +84,41 @@ def triangulate_sequence(uv: np.ndarray, scores: np.ndarray, cameras: list[Camer
     return butterworth_filter(pts, cfg.fs_hz, cfg.cutoff_hz, max_gap=cfg.max_gap_frames), tri.reprojection_error
 
 
+def _solve_ik(model_path: str, merged: np.ndarray, names: list[str], usable: np.ndarray, cfg: SimulationConfig
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """IK + temporal smoothing on each run of usable frames (OpenSim's IK fails on a frame without markers).
+
+    Returns q (T, 62) radians / metres and the IK marker RMS (T,) mm, NaN outside the usable runs.
+    """
+    q = np.full((len(merged), len(skeleton.KINEMATIC_AXES)), np.nan)
+    rms = np.full(len(merged), np.nan)
+    for s, e in zip(*runs(usable)):
+        q_run, rms[s:e] = inverse_kinematics(model_path, merged[s:e], names, cfg.fs_hz)
+        q[s:e] = smooth_coordinates(q_run, cfg.smooth_lambda)
+    return q, rms
+
+
 def _ik_job(args) -> tuple[str, dict]:
-    """Worker: IK + smoothing + FK + QC for one sequence; writes its files, .mot last."""
-    out, subject, stem, model_path, merged, names, cfg = args
+    """Worker: IK + smoothing + FK + QC for one sequence; writes its files, .mot last (not when rejected)."""
+    out, subject, stem, model_path, merged, names, usable, cfg, extra = args
     out = Path(out)
     key = f"{subject}_{release.action_key(stem)}"
-    q, rms = inverse_kinematics(model_path, merged, names, cfg.fs_hz)
+    q, rms = _solve_ik(model_path, merged, names, usable, cfg)
     model = SpineModel(model_path)
-    q = model.apply_couplers(smooth_coordinates(q, cfg.smooth_lambda))
-    pts = forward_markers(model, q)
-    q, pts, report = quality_control(q, pts, rms, max_gap=cfg.max_gap_frames)
-    t = np.arange(len(q)) / cfg.fs_hz
-    release.write_trc(out / "positions" / subject / f"{key}.trc", list(skeleton.KEYPOINT_NAMES),
-                      zup_mm_to_yup_m(pts), rate=cfg.fs_hz)
-    kdir = out / "kinematics" / subject / key
-    release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors", ["marker_error_RMS"], t, rms[:, None] / MM_PER_M)
+    q = model.apply_couplers(q)
+    pts = forward_markers(model, np.nan_to_num(q))
+    q, pts, report = qc.quality_control(q, pts, rms, max_gap=cfg.max_gap_frames, usable=usable)
+    report.triangulated, report.parameters = extra["triangulated"], extra["parameters"]
+    if report.status == "ok":
+        t = np.arange(len(q)) / cfg.fs_hz
+        release.write_trc(out / "positions" / subject / f"{key}.trc", list(skeleton.KEYPOINT_NAMES),
+                          zup_mm_to_yup_m(pts), rate=cfg.fs_hz)
+        kdir = out / "kinematics" / subject / key
+        release.write_sto(kdir / "_ik_marker_errors.sto", "IK marker errors", ["marker_error_RMS"], t,
+                          rms[:, None] / MM_PER_M)
     write_text(out / "qc" / f"{key}.json", json.dumps(report.as_dict(), indent=2))
-    release.write_mot(kdir / f"{key}.mot", t, kinematics_to_degrees(q))
+    if report.status == "ok":
+        release.write_mot(out / "kinematics" / subject / key / f"{key}.mot", t, kinematics_to_degrees(q))
     return stem, report.as_dict()
 
 
@@ -103,11 +136,103 @@ def _capture_sequences(detections: Path, subject: str, cam_ids: list[str]) -> li
     return sorted(stems)
 
 
+def _parameters(cfg: SimulationConfig, h36m_root, detections, calibration) -> dict:
+    """What a sequence's outputs depend on (JSON-normalised): the config and the input locations."""
+    inputs = {"h36m_root": h36m_root, "detections": detections, "calibration": calibration}
+    inputs = {k: None if v is None else str(Path(v).resolve()) for k, v in inputs.items()}
+    return json.loads(json.dumps({"config": asdict(cfg), "inputs": inputs}))
+
+
+def _finished(out: Path, subject: str, stems: list[str], params: dict) -> tuple[set[str], list[str]]:
+    """Stems of ``subject`` already finished in ``out`` -> (those made with ``params``, what differs in the others)."""
+    same, stale = set(), []
+    for stem in stems:
+        key = f"{subject}_{release.action_key(stem)}"
+        if not (out / "kinematics" / subject / key / f"{key}.mot").is_file():
+            continue
+        qc_file = out / "qc" / f"{key}.json"
+        old = json.loads(qc_file.read_text()).get("parameters", {}) if qc_file.is_file() else {}
+        if old == params:
+            same.add(stem)
+            continue
+        diff = [f"{group}.{k}: {old.get(group, {}).get(k, 'not recorded')} -> {v}"
+                for group in ("config", "inputs") for k, v in params[group].items()
+                if old.get(group, {}).get(k, "not recorded") != v]
+        stale.append(f"{subject} {stem} ({'; '.join(diff)})")
+    return same, stale
+
+
+def _clear_subject(out: Path, subject: str, stems: list[str]) -> None:
+    """Remove a subject's finished outputs (the .mot first, so nothing looks finished half-way)."""
+    for stem in stems:
+        key = f"{subject}_{release.action_key(stem)}"
+        kdir = out / "kinematics" / subject / key
+        for f in (kdir / f"{key}.mot", kdir / "_ik_marker_errors.sto", out / "positions" / subject / f"{key}.trc",
+                  out / "qc" / f"{key}.json"):
+            f.unlink(missing_ok=True)
+    (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
+
+
+def _triangulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
+                         cfg: SimulationConfig, params: dict, out: Path, progress: bool) -> tuple[dict, dict]:
+    """Triangulate and check the evidence of each stem -> ({stem: (merged, names, usable, triangulated)},
+    {stem: rejected QC dict}); rejected stems get their QC JSON written here."""
+    todo, rejected = {}, {}
+    for stem in tqdm(stems, desc=f"{subject} triangulate", disable=not progress):
+        cam_ids = h36m.usable_cameras(subject, stem, list(cams)) if data is not None else list(cams)
+        uv, sc = read_detections(detections, subject, stem, tuple(cam_ids))
+        pts, _ = triangulate_sequence(uv, sc, [cams[c] for c in cam_ids], cfg)
+        counts, usable = qc.spine_evidence(pts, cfg.min_spine_markers)
+        reason = qc.evidence_verdict(usable, cfg.min_spine_markers, cfg.min_usable_fraction)
+        if reason:
+            rep = qc.rejected_report(len(pts), reason, counts, int(usable.sum()), params).as_dict()
+            write_text(out / "qc" / f"{subject}_{release.action_key(stem)}.json", json.dumps(rep, indent=2))
+            rejected[stem] = rep
+            continue
+        j32 = data.read_3d(subject, stem) if (cfg.use_h36m_limbs and data is not None) else None
+        n = len(pts) if j32 is None else min(len(pts), len(j32))
+        merged, names = merge_markers(pts[:n], None if j32 is None else j32[:n])
+        todo[stem] = (merged, names, usable[:n], counts)
+    return todo, rejected
+
+
+def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool) -> dict:
+    results = {}
+    with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not progress) as bar:
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(workers) as ex:
+                for stem, rep in ex.map(_ik_job, jobs):
+                    results[stem] = rep
+                    bar.update(1)
+        else:
+            for job in jobs:
+                stem, rep = _ik_job(job)
+                results[stem] = rep
+                bar.update(1)
+    return results
+
+
+def _simulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
+                      cfg: SimulationConfig, params: dict, out: Path, workers: int, progress: bool) -> dict:
+    """One subject: triangulate the unfinished stems, scale the model, IK jobs -> {stem: QC dict}."""
+    todo, results = _triangulate_subject(subject, stems, data, detections, cams, cfg, params, out, progress)
+    model_path = out / "models" / f"{subject}.osim"
+    if todo and not model_path.is_file():
+        stacked = np.concatenate([m[np.asarray(u)] for m, _, u, _ in todo.values()])
+        factor, _ = estimate_scale(stacked, next(iter(todo.values()))[1])
+        scale_model(factor, model_path)
+    extra = {s: {"triangulated": c, "parameters": params} for s, (_, _, _, c) in todo.items()}
+    jobs = [(str(out), subject, s, str(model_path), m, names, u, cfg, extra[s]) for s, (m, names, u, _) in todo.items()]
+    results.update(_run_jobs(jobs, workers, f"{subject} IK", progress))
+    return {s: results[s] for s in stems if s in results}
+
+
 def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.PathLike, out: str | os.PathLike,
                      subjects: list[str] | None = None, cfg: SimulationConfig | None = None, workers: int = 1,
                      progress: bool = True, write_hdf5: bool = True,
-                     calibration: str | os.PathLike | None = None) -> dict:
-    """Run the pipeline; returns {subject: {stem: qc dict}}.
+                     calibration: str | os.PathLike | None = None, overwrite: bool = False) -> dict:
+    """Run the pipeline; returns {subject: {stem: qc dict}} for the sequences processed in this run
+    (``qc["status"]`` is "ok" or "rejected", with ``qc["reason"]``).
 
     Two kinds of capture:
       * a Human3.6M-layout ``h36m_root``: its cameras, its sequences, and its 3D limbs when
@@ -115,6 +240,8 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
       * any calibrated multi-camera capture: ``h36m_root=None`` and a Pose2Sim ``calibration`` TOML
         (translations in metres); sequences are the stems found in ``detections/<subject>/`` and every
         marker is triangulated. ``subjects`` names the capture's subject folder(s).
+    Finished sequences made with other parameters raise :class:`StaleOutputError` unless ``overwrite``
+    (then the subject's outputs are removed and made again).
     """
     cfg = cfg or SimulationConfig()
     out = Path(out)
@@ -123,45 +250,41 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
         raise ValueError("pass a Human3.6M root or a Pose2Sim calibration TOML (calibration=...)")
     if data is None and not subjects:
         raise ValueError("a calibrated capture needs subjects=[...] (the folder names under the detections)")
+    params = _parameters(cfg, h36m_root, detections, calibration)
     results: dict[str, dict] = {}
     for subject in subjects or data.subjects():
         cams = data.cameras(subject) if data is not None else release.read_calibration_toml(calibration)
-        cam_ids = list(cams)
+        if len(cams) < 2:
+            raise ValueError(f"{calibration or h36m_root}: {len(cams)} camera(s) for {subject}; triangulation "
+                             "needs at least 2 calibrated cameras")
         stems = [s.stem for s in data.sequences(subject)] if data is not None else \
-            _capture_sequences(Path(detections), subject, cam_ids)
+            _capture_sequences(Path(detections), subject, list(cams))
+        same, stale = _finished(out, subject, stems, params)
+        if stale and not overwrite:
+            raise StaleOutputError(f"{out}: finished sequences were made with other parameters: {'; '.join(stale)}. "
+                                   "Use a new --out folder, or pass --overwrite (overwrite=True) to redo them")
+        if stale:
+            _clear_subject(out, subject, stems)
+            same = set()
         release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
-        todo, merged_all = [], {}
-        for stem in tqdm(stems, desc=f"{subject} triangulate", disable=not progress):
-            key = f"{subject}_{release.action_key(stem)}"
-            if (out / "kinematics" / subject / key / f"{key}.mot").is_file():
-                continue                                                   # finished earlier
-            uv, sc = read_detections(detections, subject, stem, tuple(cam_ids))
-            pts, _ = triangulate_sequence(uv, sc, [cams[c] for c in cam_ids], cfg)
-            j32 = data.read_3d(subject, stem) if (cfg.use_h36m_limbs and data is not None) else None
-            n = len(pts) if j32 is None else min(len(pts), len(j32))
-            merged_all[stem] = merge_markers(pts[:n], None if j32 is None else j32[:n])
-            todo.append(stem)
-        model_path = out / "models" / f"{subject}.osim"
-        if not model_path.is_file():
-            if not merged_all:
-                raise ValueError(f"{subject}: no sequence to scale the model from")
-            stacked = np.concatenate([m for m, _ in merged_all.values()])
-            factor, _ = estimate_scale(stacked, merged_all[todo[0]][1])
-            scale_model(factor, model_path)
-        jobs = [(str(out), subject, s, str(model_path), merged_all[s][0], merged_all[s][1], cfg) for s in todo]
-        results[subject] = {}
-        bar = tqdm(total=len(jobs), desc=f"{subject} IK", unit="seq", disable=not progress)
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(workers) as ex:
-                for stem, rep in ex.map(_ik_job, jobs):
-                    results[subject][stem] = rep
-                    bar.update(1)
-        else:
-            for job in jobs:
-                stem, rep = _ik_job(job)
-                results[subject][stem] = rep
-                bar.update(1)
-        bar.close()
-    if write_hdf5:
+        results[subject] = _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams,
+                                             cfg, params, out, workers, progress)
+    if write_hdf5 and any((out / "positions").glob("*/*.trc")):                   # something finished
         release.write_release_hdf5(out / "simspine.h5", release.Release(out))
     return results
+
+
+def summary(results: dict) -> tuple[str, int]:
+    """{subject: {stem: qc dict}} from :func:`simulate_capture` -> (one line per sequence, number of usable ones)."""
+    lines, usable = [], 0
+    for subject, seqs in results.items():
+        for stem, rep in seqs.items():
+            if rep.get("status", "ok") != "ok":
+                lines.append(f"{subject} {stem}: REJECTED ({rep['frames']} frames): {rep['reason']}")
+                continue
+            usable += 1
+            lines.append(f"{subject} {stem}: {rep['frames']} frames, rejected {rep['rejected']} "
+                         f"({rep.get('rejected_evidence', 0)} too little spine evidence, "
+                         f"{rep.get('rejected_curvature', 0)} implausible curvature; {rep['left_nan']} left NaN), "
+                         f"IK marker RMS {rep['marker_rms_mm']:.1f} mm (max {rep['marker_max_rms_mm']:.1f})")
+    return "\n".join(lines), usable

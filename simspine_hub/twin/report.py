@@ -48,13 +48,15 @@ def validate_against_twin(twin_root: str | Path, sim_out: str | Path, subjects: 
             n = min(len(g), len(seq.markers))
             full[:n][:, list(seq.keypoints)] = seq.markers[:n]
             e_chain.append(metrics.joint_errors(full, g))
-    rows = {name: metrics.region_means(np.concatenate(e)) for name, e in
-            (("plain DLT", e_dlt), ("robust triangulation", e_rob), ("whole chain (37 markers after IK + FK)", e_chain))}
+    stages = (("plain DLT", e_dlt), ("robust triangulation", e_rob), ("whole chain (37 markers after IK + FK)", e_chain))
+    rows = {name: metrics.region_means(np.concatenate(e), missing="exclude") for name, e in stages}
+    coverage = {name: float(np.isfinite(np.concatenate(e)).mean() * 100) for name, e in stages}
     md = ["# Simulation validation on the synthetic twin (twin results, not Human3.6M)", "",
           f"Subjects {', '.join(subjects)}; input: the twin's simulated detections (Gaussian noise and gross outliers).",
-          "MPJPE in mm per region (NaN points, when a method gives none, are left out of its mean).", "",
-          "| stage | S_C | S_T | S_L | S | B | All |", "|---|---|---|---|---|---|---|"]
-    md += [f"| {name} | {_fmt(r)} |" for name, r in rows.items()]
+          "MPJPE in mm per region over the points each stage gives (points it leaves NaN are left out of its "
+          "mean; their share is the last column).", "",
+          "| stage | S_C | S_T | S_L | S | B | All | points given |", "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {name} | {_fmt(r)} | {coverage[name]:.1f} % |" for name, r in rows.items()]
     text = "\n".join(md) + "\n"
     write_text(sim_out / "validation.md", text)
     return text, rows

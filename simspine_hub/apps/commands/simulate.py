@@ -20,11 +20,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--smooth-lambda", type=float, default=1.0, help="temporal smoothness weight (0: off)")
     p.add_argument("--cutoff-hz", type=float, default=6.0)
     p.add_argument("--no-h36m-limbs", action="store_true", help="use triangulated limbs instead of Human3.6M's")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo subjects whose finished outputs in --out were made with other parameters")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from simspine_hub.simulation.pipeline import SimulationConfig, simulate_capture
+    import sys
+
+    from simspine_hub.simulation.pipeline import SimulationConfig, simulate_capture, summary
 
     h36m_root, detections = args.h36m_root, args.detections
     if args.twin is not None:
@@ -48,11 +52,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = SimulationConfig(smooth_lambda=args.smooth_lambda, cutoff_hz=args.cutoff_hz,
                            use_h36m_limbs=not args.no_h36m_limbs)
     res = simulate_capture(h36m_root, detections, args.out, args.subjects, cfg, workers=args.workers,
-                           progress=not args.quiet, calibration=args.calibration)
-    for subject, seqs in res.items():
-        for stem, rep in seqs.items():
-            print(f"{subject} {stem}: {rep['frames']} frames, rejected {rep['rejected']}, "
-                  f"IK marker RMS {rep['marker_rms_mm']:.1f} mm (max {rep['marker_max_rms_mm']:.1f})")
+                           progress=not args.quiet, calibration=args.calibration, overwrite=args.overwrite)
+    text, usable = summary(res)
+    print(text or "nothing to do: every sequence was finished earlier with the same parameters")
+    if text and not usable:
+        print(f"simspine simulate: error: no usable sequence came out (see the reasons above and {args.out}/qc/)",
+              file=sys.stderr)
+        return 1
     if args.twin is not None:
         from simspine_hub.twin.report import validate_against_twin
 
