@@ -179,6 +179,31 @@ H3WB_FACE = MappingProxyType({1: 1, 2: 2, 3: 3, 4: 4})
 SKELETON_EDGES: tuple[tuple[int, int], ...] = tuple(
     (i, p) for i, p in enumerate(PARENTS) if p >= 0)
 
+#: Named groups of the 62 axes for per-group angle errors, a partition of :data:`KINEMATIC_AXES` (model names).
+AXIS_GROUPS = MappingProxyType({
+    "pelvis": ("pelvis_tilt", "pelvis_list", "pelvis_rotation"),
+    "pelvis_translation": ("pelvis_tx", "pelvis_ty", "pelvis_tz"),
+    "legs": tuple(a for a in KINEMATIC_AXES if a.startswith(("hip_", "knee_", "ankle_", "subtalar_", "mtp_"))),
+    "lumbar": tuple(a for a in KINEMATIC_AXES if a.startswith(("L5_S1", "L4_L5", "L3_L4", "L2_L3", "L1_L2", "L1_T12"))),
+    "abdomen": ("Abs_r3", "Abs_r2", "Abs_r1", "Abs_t1", "Abs_t2"),
+    "neck": ("neck_flexion", "neck_bending", "neck_rotation"),
+    "arms": tuple(a for a in KINEMATIC_AXES if a.startswith(("arm_", "elbow_", "pro_sup_", "wrist_"))),
+})
+#: The lumbar spine's three independent DOFs (the paper's model drives every other lumbar level from them).
+LUMBAR_INDEPENDENT: tuple[str, ...] = ("L5_S1_Flex_Ext", "L5_S1_Lat_Bending", "L5_S1_axial_rotation")
+#: Axes set by the model's CoordinateCouplerConstraints (dependent -> independent; linear functions, slopes in
+#: the .osim): the 15 upper lumbar axes and Abs_r1..3 follow L5_S1, knee_angle_*_beta equals knee_angle_*.
+COUPLED_AXES = MappingProxyType({
+    **{f"{lvl}_{dof}": f"L5_S1_{dof}" for lvl in ("L4_L5", "L3_L4", "L2_L3", "L1_L2", "L1_T12")
+       for dof in ("Flex_Ext", "Lat_Bending", "axial_rotation")},
+    "Abs_r3": "L5_S1_Flex_Ext", "Abs_r2": "L5_S1_Lat_Bending", "Abs_r1": "L5_S1_axial_rotation",
+    "knee_angle_r_beta": "knee_angle_r", "knee_angle_l_beta": "knee_angle_l",
+})
+#: Axes locked in the model (always at their default value, 0 m).
+LOCKED_AXES: frozenset[str] = frozenset({"Abs_t1", "Abs_t2"})
+__all__ += ["NUM_AXES", "TRANSLATION_AXES", "ROTATIONAL", "AXIS_GROUPS", "LUMBAR_INDEPENDENT", "COUPLED_AXES",
+            "LOCKED_AXES"]
+
 #: Region colours, one definition for every plot and overlay (the paper's Fig. 1: cervical pink, thoracic
 #: blue, lumbar green; other body points grey), as ``#rrggbb``; :func:`region_color_bgr` gives OpenCV's order.
 REGION_COLORS = MappingProxyType({"cervical": "#ff69b4", "thoracic": "#3c8cff", "lumbar": "#3cb44b",

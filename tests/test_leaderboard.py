@@ -8,6 +8,7 @@ import pytest
 from simspine_hub import skeleton
 from simspine_hub.benchmark import leaderboard as lb
 from simspine_hub.benchmark.baselines import triangulation_baseline
+from simspine_hub.benchmark.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -17,20 +18,16 @@ def gts(twin_root, tmp_path_factory):
     return kw, {t: lb.load_ground_truth(t, **kw) for t in lb.TASKS}
 
 
-def _columns(gt, values, name="keypoints"):
-    parts = np.array([k.split("|") for k in gt.keys])
-    cols = dict(zip(lb.KEYS[gt.task], parts.T))
-    cols["frame"] = cols["frame"].astype(int)
-    cols[name] = values
-    return cols
+def _columns(gt, values):
+    return get_task(gt.task).predictions_table(gt.keys, values)
 
 
 def test_multiview_known_shift_and_oracle(gts, ground_truth):
     kw, g = gts
     gt = g["multiview"]
     # an independent check of the ground truth itself: it equals the twin's 37 points
-    parts = [k.split("|") for k in gt.keys]
-    ref = np.stack([ground_truth[f"{s}/{q}"]["keypoints37"][int(f)] for s, q, f in parts])
+    ref = np.stack([ground_truth[f"{k.subject}/{k.sequence}"]["keypoints37"][k.frame]
+                    for k in (gt.keys[i] for i in range(len(gt.keys)))])
     assert np.abs(gt.target - ref).max() < 1e-3
     res = lb.evaluate("multiview", _columns(gt, gt.target + [0.0, 6.0, 8.0]), gt)
     assert res["MPJPE"] == pytest.approx(10.0) and res["P-MPJPE"] < 1e-6
@@ -58,27 +55,33 @@ def test_2d_perfect_and_angles(gts):
     res = lb.evaluate("2d", _columns(gt, gt.target), gt)
     assert res["AUC"] == 1.0 and res["AP_S"] == pytest.approx(1.0) and res["AP_B"] == pytest.approx(1.0)
     ga = g["angles"]
-    res = lb.evaluate("angles", _columns(ga, ga.target + 3.0, "kinematics"), ga)
+    shifted = ga.target + np.where(skeleton.ROTATIONAL, 3.0, 0.0)
+    res = lb.evaluate("angles", _columns(ga, shifted), ga)
     assert res["MAE"] == pytest.approx(3.0) and res["MAE_by_group"]["lumbar"] == pytest.approx(3.0)
+    assert res["geodesic_by_joint"]["head_torso"] > 3.0 and res["translation_MAE_mm"] == 0.0
+    # the twin's translations are millimetres in the ground truth (release metres x 1000)
+    assert 500.0 < np.median(np.abs(ga.target[:, skeleton.KINEMATIC_AXES.index("pelvis_ty")])) < 1500.0
 
 
 def test_validation_lists_every_problem(gts):
     _, g = gts
     gt = g["multiview"]
-    cols = _columns(gt, gt.target.copy())
-    cols = {k: v[2:] for k, v in cols.items()}                       # two keys missing
-    cols["keypoints"][0, 0, 0] = np.nan                               # a NaN
+    cols = {k: v[2:] for k, v in _columns(gt, gt.target.copy()).items()}   # two keys missing
     cols["sequence"] = cols["sequence"].copy()
-    cols["sequence"][1] = "Dancing 1"                                 # an unknown key
+    cols["sequence"][1] = "Dancing 1"                                 # an unknown key (and one more missing)
     with pytest.raises(lb.PredictionsError) as e:
         lb.evaluate("multiview", cols, gt, label="preds.npz")
     msg = str(e.value)
-    assert "preds.npz" in msg and "3 missing keys" in msg and "1 unknown keys" in msg and "1 rows with NaN" in msg
+    assert "preds.npz" in msg and "3 missing keys" in msg and "1 unknown keys ((S9, 'Dancing 1'" in msg
     with pytest.raises(lb.PredictionsError, match=r"shape \(3, 15, 3\); expected \(N, 37, 3\)"):
         lb.evaluate("multiview", {"subject": ["S9"] * 3, "sequence": ["a"] * 3, "frame": [0, 1, 2],
                                   "keypoints": np.zeros((3, 15, 3))}, gt)
     with pytest.raises(lb.PredictionsError, match=r"missing columns \['frame'\]"):
         lb.evaluate("multiview", {"subject": [], "sequence": [], "keypoints": np.zeros((0, 37, 3))}, gt)
+    nan = gt.target.copy()
+    nan[0, 19] = np.nan                     # a 3D task refuses a missing labelled joint instead of scoring it 0 mm
+    with pytest.raises(lb.PredictionsError, match="1 rows with NaN at labelled joints"):
+        lb.evaluate("multiview", _columns(gt, nan), gt)
 
 
 def test_cli_evaluate_and_leaderboard(gts, twin_root, tmp_path):
@@ -91,7 +94,8 @@ def test_cli_evaluate_and_leaderboard(gts, twin_root, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "| Mean |" in res.stdout and "twin results" in res.stdout and '"model-index"' in res.stdout
     result = json.loads((tmp_path / "tri.results.json").read_text())
-    assert result["data"] == "twin" and 1.0 < result["MPJPE"] < 20
+    assert result["data"] == "twin" and 1.0 < result["MPJPE"] < 20 and result["schema"] == lb.SCHEMA
+    assert "missing_predictions" in result["conventions"]
     board = subprocess.run([sys.executable, "-m", "simspine_hub", "leaderboard", str(tmp_path / "tri.results.json"),
                             "--out", str(tmp_path / "lb.md")], capture_output=True, text=True, timeout=300)
     assert board.returncode == 0, board.stderr
@@ -101,6 +105,9 @@ def test_cli_evaluate_and_leaderboard(gts, twin_root, tmp_path):
     order = [float(r.split("|")[4]) for r in mv.splitlines() if r.startswith("| ") and r[2].isdigit()]
     assert order == sorted(order) and "reference only" in mv and "twin (" in mv
     assert rows
+    bad = subprocess.run([sys.executable, "-m", "simspine_hub", "leaderboard", str(tmp_path / "lb.md")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "lb.md: not JSON" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_lifting_baseline_beats_the_mean_pose(gts):

@@ -65,11 +65,58 @@ def test_pck_auc_hand_computed():
     target = np.zeros((1, 4, 2))
     pred = np.array([[[0, 0], [11, 0], [0, 31], [61, 0]]], float)
     auc, curve = metrics.pck_auc(pred, target, [100.0])
-    # thresholds 0, .025, ..., .475: d=0 always correct (20), d=.11 for t >= .125 (15), d=.31 for t >= .325 (7)
-    assert np.allclose(curve[[0, 4, 5, 12, 13, 19]], [0.25, 0.25, 0.5, 0.5, 0.75, 0.75])
-    assert auc == pytest.approx((20 + 15 + 7 + 0) / 80)
+    # thresholds 0, .025, ..., .5: d=0 always correct (21), d=.11 for t >= .125 (16), d=.31 for t >= .325 (8)
+    assert np.allclose(curve[[0, 4, 5, 12, 13, 20]], [0.25, 0.25, 0.5, 0.5, 0.75, 0.75])
+    assert auc == pytest.approx((21 + 16 + 8 + 0) / 84)
+    # the earlier 20-point grid 0..0.475, on request: (20 + 15 + 7) / 80
+    assert metrics.pck_auc(pred, target, [100.0], thresholds=0.5 * np.arange(20) / 20)[0] == pytest.approx(42 / 80)
     assert metrics.pck(pred, target, [100.0], 0.2) == pytest.approx(0.5)
     assert metrics.pck_auc(target, target, [100.0])[0] == 1.0
+
+
+def test_auc_default_grid_is_the_papers_closed_range():
+    """Issue 11 item 20: the paper states tau in [0, 0.5]; the default grid must reach 0.5 (it stopped at 0.475)."""
+    assert np.allclose(metrics.AUC_THRESHOLDS, np.linspace(0.0, 0.5, 21))
+    rng = np.random.default_rng(11)
+    target = rng.uniform(0, 500, size=(30, 37, 2))
+    pred = target + rng.normal(scale=40, size=target.shape)
+    norm = rng.uniform(150, 300, size=30)
+    d = np.linalg.norm(pred - target, axis=-1) / norm[:, None]
+    reference = np.mean([(d <= t).mean() for t in np.linspace(0.0, 0.5, 21)])      # direct definition
+    assert metrics.pck_auc(pred, target, norm)[0] == pytest.approx(reference, abs=1e-12)
+
+
+def test_missing_prediction_is_one_rule_for_every_metric():
+    """Issue 11 item 17: a NaN prediction at a labelled joint is a miss, never a silent 0 mm."""
+    t = _poses(4, 12)
+    p = t.copy()
+    p[0, 3] = np.nan                                  # labelled joint, no prediction
+    with pytest.raises(metrics.MissingPredictionError, match="1 of 148 labelled joints"):
+        metrics.mpjpe(p, t)
+    with pytest.raises(metrics.MissingPredictionError):
+        metrics.region_means(metrics.joint_errors(p, t))
+    with pytest.raises(metrics.MissingPredictionError):
+        metrics.region_p_mpjpe(p, t, None, {"S": skeleton.REGIONS["spine"], "B": skeleton.REGIONS["body"]})
+    # threshold metrics count the miss as wrong, even at a threshold every other joint passes
+    assert metrics.pck(p[..., :2], t[..., :2], np.ones(4), 1e9) == pytest.approx(147 / 148)
+    # the explicit opt-out averages predicted joints only; an unlabelled joint's NaN never matters
+    assert metrics.mpjpe(p, t, missing="exclude") == 0.0
+    mask = np.ones((4, 37), bool)
+    mask[0, 3] = False
+    assert metrics.mpjpe(p, t, mask) == 0.0
+    t2 = t.copy()
+    t2[0, 3] = np.nan                                 # no ground truth there: not labelled
+    assert metrics.mpjpe(p, t2) == 0.0
+    p[1, 5] = np.inf
+    with pytest.raises(metrics.MissingPredictionError, match=r"\(1 NaN, 1 inf\)"):
+        metrics.mpjpe(p, t)
+
+
+def test_oks_subsets_are_the_spinepose_tools_sets():
+    # dfki-av/spinepose tools/metric.py: body range(17), feet range(20, 26), spine [36, 35, 18, 30, 29, 28, 27, 26, 19]
+    assert sorted(metrics.OKS_SUBSETS["spine"]) == sorted([36, 35, 18, 30, 29, 28, 27, 26, 19])
+    assert tuple(metrics.OKS_SUBSETS["body"]) == tuple(range(17))
+    assert tuple(metrics.OKS_SUBSETS["feet"]) == tuple(range(20, 26))
 
 
 def test_oks_ap_perfect_and_known_perturbation():
@@ -95,6 +142,33 @@ def test_oks_ap_perfect_and_known_perturbation():
 
 def test_angle_errors_wrap():
     assert metrics.angle_errors([[179.0, 10.0]], [[-179.0, -20.0]]).tolist() == [[2.0, 30.0]]
+    assert metrics.angle_errors([[370.0, -725.0]], [[10.0, -5.0]]).tolist() == [[0.0, 0.0]]
+
+
+def test_joint_rotations_are_intrinsic_in_axis_order():
+    # z, x, y axes applied body-fixed in that order = scipy's intrinsic "ZXY" Euler sequence
+    q = np.random.default_rng(13).uniform(-90, 90, size=(20, 3))
+    ours = metrics.joint_rotations(q, np.array([[0, 0, 1.0], [1.0, 0, 0], [0, 1.0, 0]]))
+    assert np.allclose(ours, Rotation.from_euler("ZXY", q, degrees=True).as_matrix(), atol=1e-12)
+
+
+def test_geodesic_known_answers():
+    axes = np.array([[0, 0, 1.0], [-1.0, 0, 0], [0, -1.0, 0]])
+    q = np.random.default_rng(14).uniform(-60, 60, size=(50, 3))
+    for k in range(3):                                   # 10 degrees on any one axis, any pose: exactly 10
+        p = q.copy()
+        p[:, k] += 10.0
+        assert np.allclose(metrics.geodesic_errors(p, q, axes), 10.0, atol=1e-9)
+    assert np.allclose(metrics.geodesic_errors(q + 360.0, q, axes), 0.0, atol=1e-6)     # wrap-around
+    both = q.copy()
+    both[:, 0] += 10.0
+    both[:, 2] += 10.0                                   # two axes: the composed angle, not the sum
+    ref = (Rotation.from_euler("ZXY", q * [1, -1, -1], degrees=True).inv()
+           * Rotation.from_euler("ZXY", both * [1, -1, -1], degrees=True)).magnitude()
+    assert np.allclose(metrics.geodesic_errors(both, q, axes), np.degrees(ref), atol=1e-9)
+    nan = q.copy()
+    nan[0, 1] = np.nan
+    assert np.isnan(metrics.geodesic_errors(nan, q, axes)[0])
 
 
 def test_region_means_use_the_paper_regions():

@@ -1,18 +1,26 @@
-"""Baselines that need no learned weights, run through the leaderboard evaluation.
+"""Baselines and reference rows, run through the leaderboard evaluation (tables in each task's format).
 
-Multiview: the paper's weighted linear triangulation (DLT) of the 37 points from the four cameras,
-on ground-truth 2D (the oracle) or on 2D with Gaussian pixel noise.
+* Multiview: the paper's weighted linear triangulation (DLT) of the 37 points from the four cameras, on
+  ground-truth 2D (the oracle) or on 2D with Gaussian pixel noise.
+* Lifting: a short SimpleBaseline3D run (the demo's; the training package replaces it).
+* Angles: the mean training pose, and the paper's L5_S1-driven lumbar coupling applied to a prediction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import numpy as np
 
-from simspine_hub.benchmark.leaderboard import GroundTruth
+from simspine_hub import skeleton
+from simspine_hub.benchmark.tasks import GroundTruth, RowKeys, get_task
 from simspine_hub.io import h36m
 from simspine_hub.simulation.triangulation import triangulate_dlt
+from simspine_hub.units import kinematics_to_degrees, kinematics_to_radians
 
-__all__ = ["triangulation_baseline", "lifting_baseline"]
+__all__ = ["triangulation_baseline", "lifting_baseline", "mean_pose_angles", "apply_lumbar_coupling",
+           "lumbar_coupling_reference"]
 
 
 def triangulation_baseline(gt2d: GroundTruth, h36m_root: str, noise_px: float = 0.0, seed: int = 0) -> dict:
@@ -22,46 +30,38 @@ def triangulation_baseline(gt2d: GroundTruth, h36m_root: str, noise_px: float = 
         gt2d: ground truth of the ``2d`` task (one row per subject, sequence, camera, frame).
         noise_px: standard deviation of Gaussian noise added to each 2D coordinate (pixels).
     Returns:
-        {subject, sequence, frame, keypoints (N, 37, 3)}, a multiview predictions table.
+        a ``multiview`` predictions table: {subject, sequence, frame, keypoints (N, 37, 3)}.
     """
     rng = np.random.default_rng(seed)
     data = h36m.Human36M(h36m_root)
-    parts = np.array([k.split("|") for k in gt2d.keys])                  # subject, sequence, camera, frame
-    frame_key = np.char.add(np.char.add(np.char.add(parts[:, 0], "|"), np.char.add(parts[:, 1], "|")), parts[:, 3])
-    uniq, inverse = np.unique(frame_key, return_inverse=True)
-    out = {"subject": [], "sequence": [], "frame": [], "keypoints": []}
-    for subject in np.unique(parts[:, 0]):
+    keys = gt2d.keys
+    frames, inverse = keys.without_camera().unique()                      # one row per (subject, sequence, frame)
+    points = np.full((len(frames), skeleton.NUM_KEYPOINTS, 3), np.nan)
+    for subject in np.unique(frames.subject):
         cams = data.cameras(str(subject))
-        sel_frames = np.unique(inverse[parts[:, 0] == subject])
-        uv = np.full((len(h36m.CAMERA_IDS), len(sel_frames), 37, 2), np.nan)
-        pos = {f: i for i, f in enumerate(sel_frames)}
+        sel = np.flatnonzero(frames.subject == subject)
+        pos = np.full(len(frames), -1)
+        pos[sel] = np.arange(len(sel))
+        uv = np.full((len(h36m.CAMERA_IDS), len(sel), skeleton.NUM_KEYPOINTS, 2), np.nan)
         for v, cam_id in enumerate(h36m.CAMERA_IDS):
-            rows = np.where((parts[:, 0] == subject) & (parts[:, 2] == cam_id))[0]
-            uv[v, [pos[f] for f in inverse[rows]]] = gt2d.target[rows]
+            rows = np.flatnonzero((keys.subject == subject) & (keys.camera == cam_id))
+            uv[v, pos[inverse[rows]]] = gt2d.target[rows]
         uv = uv + rng.normal(scale=noise_px, size=uv.shape) if noise_px > 0 else uv
-        pts = triangulate_dlt(uv, [cams[c] for c in h36m.CAMERA_IDS])
-        for f in sel_frames:
-            s, q, fr = uniq[f].split("|")
-            out["subject"].append(s)
-            out["sequence"].append(q)
-            out["frame"].append(int(fr))
-        out["keypoints"].append(pts)
-    return {"subject": np.array(out["subject"]), "sequence": np.array(out["sequence"]),
-            "frame": np.array(out["frame"]), "keypoints": np.concatenate(out["keypoints"])}
+        points[sel] = triangulate_dlt(uv, [cams[c] for c in h36m.CAMERA_IDS])
+    return get_task("multiview").predictions_table(frames, points)
 
 
-def _lifting_pairs(gt2d: GroundTruth, gt3d: GroundTruth, h36m_root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Aligned camera-normalised 2D (N, 37, 2), root-relative camera 3D (N, 37, 3) mm, and keys (N,)."""
-    order = {k: i for i, k in enumerate(gt2d.keys)}
-    idx = np.array([order[k] for k in gt3d.keys])
+def _lifting_pairs(gt2d: GroundTruth, gt3d: GroundTruth, h36m_root: str) -> tuple[np.ndarray, np.ndarray, RowKeys]:
+    """Aligned camera-normalised 2D (N, 37, 2), root-relative camera 3D (N, 37, 3) mm, and keys."""
+    idx = gt3d.keys.locate(gt2d.keys)
+    if (idx < 0).any():
+        raise ValueError(f"{int((idx < 0).sum())} lifting rows have no 2D ground truth, e.g. {gt3d.keys[int(np.argmin(idx))]}")
     data = h36m.Human36M(h36m_root)
-    sizes = {}
     wh = np.empty((len(idx), 2))
-    for i, k in enumerate(gt3d.keys):
-        subject, _, cam, _ = k.split("|")
-        if (subject, cam) not in sizes:
-            sizes[(subject, cam)] = data.cameras(subject)[cam].size
-        wh[i] = sizes[(subject, cam)]
+    for subject in np.unique(gt3d.keys.subject):
+        cams = data.cameras(str(subject))
+        for cam in h36m.CAMERA_IDS:
+            wh[(gt3d.keys.subject == subject) & (gt3d.keys.camera == cam)] = cams[cam].size
     uv = gt2d.target[idx]
     norm = uv / wh[:, None, :1] * 2 - np.stack([np.ones(len(wh)), wh[:, 1] / wh[:, 0]], -1)[:, None, :]
     return norm, gt3d.target, gt3d.keys
@@ -105,6 +105,64 @@ def lifting_baseline(train: tuple[GroundTruth, GroundTruth], test: tuple[GroundT
         out = model(keypoints_2d=torch.tensor(x_te[:, ids], dtype=torch.float32)).keypoints_3d.numpy()
     if save_to:
         model.save_pretrained(save_to)
-    parts = np.array([k.split("|") for k in keys])
-    return {"subject": parts[:, 0], "sequence": parts[:, 1], "camera": parts[:, 2], "frame": parts[:, 3].astype(int),
-            "keypoints": out}, model
+    return get_task("lifting").predictions_table(keys, out), model
+
+
+def mean_pose_angles(train: GroundTruth, test: GroundTruth) -> dict:
+    """The ``angles`` reference row "mean training pose": one pose for every test row.
+
+    Rotational axes take the circular mean of the training frames (degrees; robust to wrap-around), translations
+    the arithmetic mean (mm). Because every coupler is linear, the mean pose satisfies the lumbar coupling too.
+    """
+    if train.task != "angles" or test.task != "angles":
+        raise ValueError("mean_pose_angles needs ground truth of the angles task for train and test")
+    q = np.where(train.mask, train.target, np.nan)
+    rad = kinematics_to_radians(q)                                       # rotational axes on the unit circle
+    circ = kinematics_to_degrees(np.arctan2(np.nanmean(np.sin(rad), 0), np.nanmean(np.cos(rad), 0)))
+    mean = np.where(skeleton.ROTATIONAL, circ, np.nanmean(q, 0))
+    return get_task("angles").predictions_table(test.keys, np.tile(mean, (len(test.keys), 1)))
+
+
+class _Coupler(Protocol):
+    dependent: str
+    independent: str
+    slope: float
+    intercept: float
+
+
+def apply_lumbar_coupling(kinematics: np.ndarray, couplers: Sequence[_Coupler]) -> np.ndarray:
+    """(N, 62) kinematics (deg, mm) -> a copy with every coupled axis set from its independent axis.
+
+    Args:
+        couplers: the model's linear couplers, e.g. ``simspine_hub.osim.xml.read_osim(path).couplers``
+            (``dependent``, ``independent``, ``slope``, ``intercept`` in radians), between rotational axes.
+    """
+    q = np.array(kinematics, dtype=np.float64, copy=True)
+    icpt = np.zeros(skeleton.NUM_AXES)
+    for c in couplers:
+        dep, ind = skeleton.KINEMATIC_AXES.index(c.dependent), skeleton.KINEMATIC_AXES.index(c.independent)
+        if not (skeleton.ROTATIONAL[dep] and skeleton.ROTATIONAL[ind]):
+            raise ValueError(f"coupler {c.dependent} <- {c.independent}: only rotational couplers are supported")
+        icpt[dep] = c.intercept
+    icpt_deg = kinematics_to_degrees(icpt)                               # intercepts are radians in the .osim
+    for c in couplers:
+        dep, ind = skeleton.KINEMATIC_AXES.index(c.dependent), skeleton.KINEMATIC_AXES.index(c.independent)
+        q[..., dep] = c.slope * q[..., ind] + icpt_deg[dep]
+    return q
+
+
+def lumbar_coupling_reference(test: GroundTruth, couplers: Sequence[_Coupler], base: dict) -> dict:
+    """The ``angles`` reference row "L5_S1 coupling": ``base`` predictions (e.g. :func:`mean_pose_angles`) with the
+    three L5_S1 axes from the ground truth and every coupled axis recomputed through ``couplers``.
+
+    On data produced with the model's couplers enforced (the release's IK, the twin) this row's lumbar (all 18)
+    and lumbar_L5S1 errors are zero: the 15 coupled lumbar axes carry no information beyond L5_S1.
+    """
+    values = np.array(base["kinematics"], dtype=np.float64, copy=True)
+    idx = test.keys.locate(RowKeys(base["subject"], base["sequence"], np.asarray(base["frame"], np.int64)))
+    if (idx < 0).any():
+        raise ValueError("base predictions do not cover every ground-truth row")
+    values = values[idx]
+    cols = [skeleton.KINEMATIC_AXES.index(a) for a in skeleton.LUMBAR_INDEPENDENT]
+    values[:, cols] = test.target[:, cols]
+    return get_task("angles").predictions_table(test.keys, apply_lumbar_coupling(values, couplers))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a predictions file (the leaderboard evaluation script)")
-    p.add_argument("--task", required=True, choices=["2d", "multiview", "lifting", "angles"])
-    p.add_argument("--predictions", type=Path, required=True, help=".npz or .parquet (see simspine_hub.benchmark.leaderboard)")
+    p.add_argument("--task", required=True, help="2d, multiview, lifting or angles (simspine_hub.benchmark.tasks)")
+    p.add_argument("--predictions", type=Path, required=True,
+                   help=".npz or .parquet; format per task in simspine_hub.benchmark.tasks")
     p.add_argument("--split", default="test")
     p.add_argument("--h36m-root")
     p.add_argument("--annotations", help="SIMSPINE release folder, .h5, parquet folder or hub id")
@@ -36,20 +37,11 @@ def _dataset_kwargs(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from simspine_hub.benchmark.leaderboard import (
-        evaluate,
-        format_table,
-        load_ground_truth,
-        model_index,
-        save_results,
-    )
+    from simspine_hub.benchmark.leaderboard import evaluate_file, format_table, model_index
 
-    gt = load_ground_truth(args.task, args.split, **_dataset_kwargs(args))
-    label = args.model_name or args.predictions.stem
-    res = evaluate(args.task, args.predictions, gt, label=label, data_label="twin" if args.twin else "SIMSPINE")
+    res, out = evaluate_file(args.task, args.predictions, split=args.split, label=args.model_name,
+                             data_label="twin" if args.twin else "SIMSPINE", out=args.out, **_dataset_kwargs(args))
     print(format_table(res))
-    out = args.out or args.predictions.with_suffix(".results.json")
-    save_results(out, res)
     print(f"results: {out}")
     if args.model_index:
         print(json.dumps({"model-index": model_index(res)}, indent=2))
