@@ -2,8 +2,12 @@
 
     python tools/push_to_hub.py --model-dir outputs/spinepose-m --card spinepose-m --repo-id you/spinepose-m [--dry-run]
 
-``--dry-run`` validates the folder (loads it with the Auto classes, parses the card) and prints what would be
-uploaded, without any network access.
+The staged folder is the model re-saved with ``save_pretrained``: ``config.json`` (with ``auto_map``),
+``model.safetensors`` and the modelling code (the family file and the files it imports relatively, e.g.
+``rtmpose.py``, ``_base.py``, ``_registry.py``, ``_constants.py``), so hub users load it with transformers alone:
+``AutoModel.from_pretrained("you/spinepose-m", trust_remote_code=True)``. ViTPose is transformers' own class
+and needs no code. ``--dry-run`` validates the folder (loads it with the Auto classes, parses the card) and
+prints what would be uploaded, without any network access.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ CARDS = Path(__file__).resolve().parent.parent / "model_cards"
 
 
 def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
-    """Stage the upload in a temporary folder: the model files plus README.md (the card); validate both."""
+    """Stage the upload in a temporary folder: the model re-saved (weights, config with ``auto_map``, modelling
+    code) plus README.md (the card); validate both."""
     import transformers
 
     import simspine_hub.models  # noqa: F401  (registers our model types)
@@ -31,9 +36,9 @@ def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
     if not (model_dir / "model.safetensors").is_file():
         raise FileNotFoundError(f"{model_dir}: no model.safetensors; write it with save_pretrained")
     transformers.AutoConfig.from_pretrained(model_dir)             # config.json resolves to our classes
+    model = transformers.AutoModel.from_pretrained(model_dir)       # the weights fit the config
     stage = Path(tempfile.mkdtemp(prefix="push_"))
-    for f in ("config.json", "model.safetensors"):
-        shutil.copy(model_dir / f, stage / f)
+    model.save_pretrained(stage)                                    # + auto_map and the modelling code
     shutil.copy(card_path, stage / "README.md")
     return stage, sorted((p.name, p.stat().st_size) for p in stage.iterdir())
 
