@@ -232,5 +232,5 @@ def leaderboard_markdown(results: list[dict], with_paper: bool = True) -> str:
             lines += _rows_md(task, group, ranked=True)
         refs = [r for r in mine if r.reference]
         if refs:
-            lines += ["Reference numbers (not ranked with the rows above):", ""] + _rows_md(task, refs, ranked=False)
+            lines += ["Reference numbers (reported elsewhere, never ranked with results):", ""] + _rows_md(task, refs, ranked=False)
     return "\n".join(lines)
