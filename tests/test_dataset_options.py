@@ -56,6 +56,14 @@ def test_cli_prints_one_line_and_exits_2(twin_root, tmp_path, capsys):
     assert rc == 2 and len(err.splitlines()) == 1 and str(trc) in err and "truncated" in err
 
 
+def test_cli_reports_every_project_error_class_not_other_bugs():
+    from simspine_hub.osim.backend import OpenSimMissingError  # an ImportError the project defines
+
+    assert cli._is_input_error(OpenSimMissingError("install simspine-hub[opensim]"))
+    assert cli._is_input_error(release.ReleaseFormatError("x")) and cli._is_input_error(FileNotFoundError("x"))
+    assert not cli._is_input_error(TypeError("a bug")) and not cli._is_input_error(ImportError("numpy"))
+
+
 def test_cli_on_missing_skip(twin_root, tmp_path, capsys):
     root = tmp_path / "twin"
     shutil.copytree(twin_root / "simspine", root / "simspine")
