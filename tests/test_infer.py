@@ -235,3 +235,77 @@ def test_person_detector_and_device_errors():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             resolve_device("cuda")
         assert resolve_device("auto").type == "cpu"
+
+
+def _randomise_batchnorm_statistics(model) -> None:
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1)
+            mod.running_var.uniform_(0.5, 1.5)
+
+
+def test_onnxruntime_backend_matches_torch_and_caches_next_to_the_checkpoint(tmp_path):
+    from transformers import AutoModel
+
+    from simspine_hub.models import InferenceModel
+    from simspine_hub.models.processing import PoseImageProcessor
+
+    torch.manual_seed(0)
+    net = create_model("spinepose-s").eval()
+    _randomise_batchnorm_statistics(net)
+    net.save_pretrained(tmp_path / "m")
+    model = AutoModel.from_pretrained(tmp_path / "m").eval()
+    x = torch.randn(3, 3, 256, 192)
+    with torch.no_grad():
+        ref = model(pixel_values=x)
+    fast = InferenceModel(model, backend="onnxruntime")
+    out = fast(pixel_values=x)
+    assert type(out) is type(ref) and fast.device.type == "cpu"
+    for key in ("simcc_x", "simcc_y"):
+        assert out[key].dtype == torch.float32 and out[key].shape == ref[key].shape
+        assert float((out[key] - ref[key]).abs().max()) < 1e-4          # fp32 logits spanning ~+-25
+    cached = list((tmp_path / "m/onnx").iterdir())
+    assert [p.name for p in cached] == [fast.onnx_path.name] and fast.onnx_path.name.startswith("spinepose-")
+    stamp = fast.onnx_path.stat().st_mtime_ns
+    again = InferenceModel(AutoModel.from_pretrained(tmp_path / "m").eval(), backend="onnxruntime")
+    assert again.onnx_path == fast.onnx_path and fast.onnx_path.stat().st_mtime_ns == stamp     # no re-export
+    img = np.random.default_rng(0).integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+    proc, boxes = PoseImageProcessor.from_config(model.config), [np.array([[100.0, 50.0, 200.0, 380.0]])]
+    assert np.abs(proc.predict(again, [img], boxes)[0] - proc.predict(net, [img], boxes)[0]).max() < 0.5   # px
+    # int8: calibrated on inputs like the real ones; the change is bounded, the file cached apart
+    with pytest.raises(ValueError, match="needs calibration"):
+        InferenceModel(net, backend="onnxruntime", quantize="int8", cache_dir=tmp_path / "c")
+    crops = proc.crop([img] * 8, [np.array([[100.0 + 20 * i, 50.0, 200.0, 380.0]]) for i in range(8)])[0]
+    q = InferenceModel(net, backend="onnxruntime", quantize="int8", calibration=crops, cache_dir=tmp_path / "c")
+    low, span = q(pixel_values=x).simcc_x, float(ref.simcc_x.max() - ref.simcc_x.min())
+    assert ".int8-" in q.onnx_path.name and float((low - ref.simcc_x).abs().max()) < 0.1 * span
+
+
+def test_onnxruntime_backend_on_the_lifter_and_its_errors(tmp_path):
+    from simspine_hub.models import InferenceModel
+    from simspine_hub.models.inference import OnnxExportError, export_onnx
+    from simspine_hub.models.lifter import SimpleBaseline3D
+
+    lifter = create_model("lifter-spine15").eval()
+    x = torch.randn(5, 15, 2)
+    with torch.no_grad():
+        ref = lifter(keypoints_2d=x).keypoints_3d
+    out = InferenceModel(lifter, backend="onnxruntime", cache_dir=tmp_path)(keypoints_2d=x).keypoints_3d
+    assert float((out - ref).abs().max()) < 1e-4 * float(ref.max() - ref.min())
+
+    class NoOnnx(SimpleBaseline3D):            # an operator the ONNX exporter has no mapping for
+        def forward(self, keypoints_2d, **kwargs):
+            out = super().forward(keypoints_2d)
+            out["keypoints_3d"] = torch.special.zeta(out.keypoints_3d, torch.tensor(2.0))
+            return out
+
+    with pytest.raises(OnnxExportError, match="NoOnnx: cannot export to ONNX.*zeta.*backend='torch'"):
+        export_onnx(NoOnnx(lifter.config).eval(), tmp_path / "bad.onnx")
+    assert not list(tmp_path.glob("*bad*"))                                      # nothing half-written
+    with pytest.raises(ValueError, match="backend 'tensorrt'"):
+        InferenceModel(lifter, backend="tensorrt")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(ValueError, match="onnxruntime-gpu"):
+            InferenceModel(lifter, backend="onnxruntime", device="cuda", cache_dir=tmp_path)

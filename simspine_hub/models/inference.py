@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +116,9 @@ def onnx_cache_path(model, cache_dir: str | os.PathLike | None = None) -> Path:
 
 def export_onnx(model, path: str | os.PathLike, example: dict | None = None) -> list[str]:
     """Export ``model`` (eval mode, on the CPU) to ``path`` with a dynamic batch axis, check ONNX Runtime's
-    outputs against torch's on ``example`` (<= :data:`EXPORT_TOLERANCE` of each output's range) and write the
-    file atomically. Returns the output names (the tensor fields of the model's output, in order).
+    outputs against torch's (<= :data:`EXPORT_TOLERANCE` of each output's range) on a batch of another size
+    than ``example``'s (a batch size baked into the graph fails there) and write the file atomically. Returns
+    the output names (the tensor fields of the model's output, in order).
 
     Raises :class:`OnnxExportError` naming the model and the cause when either step fails."""
     import torch
@@ -124,8 +126,9 @@ def export_onnx(model, path: str | os.PathLike, example: dict | None = None) -> 
     model = model.eval()
     example = example or example_input(model)
     (name, x), = example.items()
+    check = torch.cat([x, 0.5 * x[:1]])                      # one more item than the traced batch
     with torch.inference_mode():
-        ref = model(**example)
+        ref = model(**{name: check})
     keys = [k for k, v in ref.items() if isinstance(v, torch.Tensor)]
 
     class _Tuple(torch.nn.Module):            # ONNX wants positional tensors in and a tuple out
@@ -140,10 +143,14 @@ def export_onnx(model, path: str | os.PathLike, example: dict | None = None) -> 
     axes = {k: {0: "batch"} for k in [name, *keys]}
     path = Path(path)
     try:
-        with atomic_path(path) as tmp, torch.no_grad():
+        with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter (the one that needs no onnxscript) warns that it is deprecated, and traces
+            # with warnings the batch check below makes moot
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(_Tuple(model), (x,), str(tmp), input_names=[name], output_names=keys,
                               dynamic_axes=axes, opset_version=OPSET, dynamo=False)
-            _check_export(tmp, name, x, [ref[k] for k in keys], keys)
+            _check_export(tmp, name, check, [ref[k] for k in keys], keys)
     except OnnxExportError:
         raise
     except Exception as exc:  # the exporter raises many types (RuntimeError, torch.onnx errors, ...)
