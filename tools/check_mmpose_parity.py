@@ -163,8 +163,19 @@ def _diff(a, b) -> float:
 def _keypoint_line(label: str, ours, theirs, crop_px: np.ndarray | float = 1.0) -> str:
     """max / median |difference| in crop px and how many keypoints differ by more than 0.01 crop px."""
     d = np.abs(np.asarray(ours, np.float64) - np.asarray(theirs, np.float64)).max(-1) / crop_px
-    return (f"  {label:<34} max {d.max():.2e}  median {np.median(d):.2e}  "
+    return (f"  {label:<36} max {d.max():.2e}  median {np.median(d):.2e}  "
             f">0.01 px: {int((d > 0.01).sum())}/{d.size}")
+
+
+def _scored_lines(label: str, kp, sc, m_kp, m_sc, crop_px: np.ndarray | float = 1.0) -> list[str]:
+    """Positions of the keypoints mmpose calls valid (maximum > 0), then validity and scores. Invalid ones
+    have no position (mmpose's UDP refinement reads outside the map there; we keep the -1 cell)."""
+    valid = m_sc > 0
+    crop_px = np.broadcast_to(crop_px, valid.shape)
+    return [_keypoint_line(label, kp[valid], m_kp[valid], crop_px[valid]),
+            f"  {'  valid keypoints':<36} {int(valid.sum())}/{valid.size}, same set: "
+            f"{'yes' if np.array_equal(sc > 0, valid) else 'NO'}; scores max |diff| {_diff(sc[valid], m_sc[valid]):.2g}"
+            " (invalid: ours 0, mmpose its maximum)"]
 
 
 def _ours(name: str, family: str, m: dict, work: Path, image: np.ndarray, req: dict) -> list[str]:
@@ -178,21 +189,22 @@ def _ours(name: str, family: str, m: dict, work: Path, image: np.ndarray, req: d
     params = sum(p.numel() for p in model.parameters())
     proc = PoseImageProcessor.from_config(model.config)
     crops, info, _ = proc.crop([image], [BOXES])
+    extra = params - int(m["params"])
+    why = "equal" if extra == 0 else f"ours +{extra:,}" + (
+        ": transformers' position table has a class-token row, zero after conversion"
+        if family == "vitpose" and extra == model.config.backbone_config.hidden_size else "")
     lines = [f"{name}: converted from the mmpose checkpoint; parameters ours {params:,} / mmpose {int(m['params']):,}"
-             f" ({'equal' if params == int(m['params']) else 'DIFFERENT'}); codec {proc.codec.name}",
-             f"  crops (normalised)                 max |diff| {_diff(crops, m['crops']):.3g} "
+             f" ({why}); codec {proc.codec.name}",
+             f"  {'crops (normalised)':<36} max |diff| {_diff(crops, m['crops']):.3g} "
              f"(range {float(m['crops'].max() - m['crops'].min()):.2f})"]
     raw = proc.raw_outputs(model, torch.from_numpy(m["crops"]))
     keys = ["simcc_x", "simcc_y"] if "simcc_x" in raw else ["heatmaps"]
     rel = max(_diff(raw[k], m[f"raw{i}"]) / float(np.abs(m[f"raw{i}"]).max()) for i, k in enumerate(keys))
-    lines.append(f"  raw outputs                        max |diff| {max(_diff(raw[k], m[f'raw{i}']) for i, k in enumerate(keys)):.3g}"
+    lines.append(f"  {'raw outputs':<36} max |diff| {max(_diff(raw[k], m[f'raw{i}']) for i, k in enumerate(keys)):.3g}"
                  f" ({rel:.2g} of the largest |output|)")
     theirs_raw = {k: m[f"raw{i}"] for i, k in enumerate(keys)}
     kp, sc = proc.decode(theirs_raw)
-    lines.append(_keypoint_line("decode of mmpose's raw outputs", kp, m["raw_kp"]))
-    valid = m["raw_score"] > 0
-    lines.append(f"  {'  valid (max > 0) ours / mmpose':<34} {int((sc > 0).sum())} / {int(valid.sum())}, "
-                 f"scores max |diff| {_diff(sc[valid], m['raw_score'][valid]):.2g}")
+    lines += _scored_lines("decode of mmpose's raw outputs", kp, sc, m["raw_kp"], m["raw_score"])
     for flip in (0, 1):
         enc = {k: m[f"enc{i}"] for i, k in enumerate(keys)}
         if flip:
@@ -203,8 +215,8 @@ def _ours(name: str, family: str, m: dict, work: Path, image: np.ndarray, req: d
     px_per_crop = info.scale[:, 0] / W
     for flip in (0, 1):
         kp, sc, _ = proc.predict(model, [image], [BOXES], flip_test=bool(flip))
-        lines.append(_keypoint_line(f"end to end (crop+forward+decode), flip {'on' if flip else 'off'}", kp,
-                                    m[f"e2e_kp_{flip}"], px_per_crop[:, None]))
+        lines += _scored_lines(f"end to end, flip {'on' if flip else 'off'}", kp, sc, m[f"e2e_kp_{flip}"],
+                               m[f"e2e_score_{flip}"], px_per_crop[:, None])
     return lines
 
 

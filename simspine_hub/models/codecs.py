@@ -19,7 +19,8 @@ ViTPose     ``UDPHeatmap``   UDP          swap, mirror              j * W / (w -
 The decoded keypoints are in the model's input space (crop pixels, (x, y)); every codec maps them back
 to the image the same way (:func:`crop_to_image`). The flip test averages the plain and the flipped-back
 raw outputs (heatmaps or SimCC logits) and decodes once. A keypoint whose maximum is <= 0 is invalid:
-its score is 0 and its position is mmpose's placeholder (the -1 bin / column, unrefined).
+its score is 0 (mmpose keeps the maximum) and its position the -1 bin / column mapped like a valid one, which
+is mmpose's placeholder for SimCC and MSRA (mmpose's UDP refinement reads outside the map there).
 """
 
 from __future__ import annotations
@@ -154,20 +155,48 @@ def decode_msra(heatmaps: np.ndarray, input_size: tuple[int, int]) -> tuple[np.n
 
 
 def gaussian_blur(heatmaps: np.ndarray, kernel: int = 11) -> np.ndarray:
-    """(..., h, w) maps blurred by a ``kernel`` x ``kernel`` Gaussian (OpenCV's sigma for that size,
-    0.3 ((kernel - 1) / 2 - 1) + 0.8) over zeros outside the map, then rescaled to the map's own maximum:
-    mmpose's ``gaussian_blur`` (the DARK modulation), vectorised."""
+    """(..., h, w) maps -> float32 maps blurred by a ``kernel`` x ``kernel`` Gaussian (OpenCV's sigma for that
+    size, 0.3 ((kernel - 1) / 2 - 1) + 0.8) over zeros outside the map, then rescaled to the map's own maximum:
+    mmpose's ``gaussian_blur`` (the DARK modulation). Done map by map in float32 with ``cv2.GaussianBlur``, as
+    mmpose does: near-flat log maps make the refinement sensitive to the last bit."""
     import cv2
 
     r = (kernel - 1) // 2
-    g = cv2.getGaussianKernel(kernel, 0).ravel()
     h, w = heatmaps.shape[-2:]
-    pad = np.zeros(heatmaps.shape[:-2] + (h + 2 * r, w + 2 * r))
-    pad[..., r:r + h, r:r + w] = heatmaps
-    rows = sum(g[i] * pad[..., i:i + h, :] for i in range(kernel))
-    out = sum(g[i] * rows[..., i:i + w] for i in range(kernel))
+    flat = np.asarray(heatmaps, np.float32).reshape(-1, h, w)
+    out = np.empty_like(flat)
+    pad = np.zeros((h + 2 * r, w + 2 * r), np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return out * (heatmaps.max(axis=(-2, -1)) / out.max(axis=(-2, -1)))[..., None, None]
+        for i, m in enumerate(flat):
+            pad[r:r + h, r:r + w] = m
+            blurred = cv2.GaussianBlur(pad, (kernel, kernel), 0)[r:r + h, r:r + w]
+            out[i] = blurred * (m.max() / blurred.max())
+    return out.reshape(heatmaps.shape)
+
+
+def _dark_udp_offsets(heatmaps: np.ndarray, x: np.ndarray, y: np.ndarray, blur_kernel: int) -> np.ndarray:
+    """(N, K, h, w) maps and integer maxima (N, K) -> Newton offsets (N, K, 2) in cells to subtract, as mmpose's
+    ``refine_keypoints_dark_udp`` computes them (float32 log maps and differences, float64 inverse Hessian)."""
+    n, k, h, w = heatmaps.shape
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logs = np.log(np.clip(gaussian_blur(heatmaps, blur_kernel), 1e-3, 50.0))
+    pad = np.pad(logs, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")          # edges replicated
+    b, kk = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+
+    def at(dx: int, dy: int) -> np.ndarray:
+        return pad[b, kk, y + 1 + dy, x + 1 + dx]
+
+    i_, ix1, ix1_, iy1, iy1_ = at(0, 0), at(1, 0), at(-1, 0), at(0, 1), at(0, -1)
+    grad = np.stack([0.5 * (ix1 - ix1_), 0.5 * (iy1 - iy1_)], -1)[..., None]      # (N, K, 2, 1) float32
+    dxx, dyy = ix1 - 2 * i_ + ix1_, iy1 - 2 * i_ + iy1_
+    dxy = 0.5 * (at(1, 1) - ix1 - iy1 + i_ + i_ - ix1_ - iy1_ + at(-1, -1))      # mmpose's order of terms
+    hess = np.stack([np.stack([dxx, dxy], -1), np.stack([dxy, dyy], -1)], -2).astype(np.float64)
+    hess += np.finfo(np.float32).eps * np.eye(2)
+    with np.errstate(invalid="ignore"):                   # NaN only for all-zero maps (invalid keypoints)
+        singular = np.linalg.det(hess) == 0                                      # mmpose would raise here
+        hess[singular] = np.eye(2)
+        grad = np.where(singular[..., None, None], 0, grad)
+        return (np.linalg.inv(hess) @ grad)[..., 0]
 
 
 def decode_udp(heatmaps: np.ndarray, input_size: tuple[int, int], blur_kernel: int = 11) -> tuple[np.ndarray, np.ndarray]:
@@ -176,28 +205,12 @@ def decode_udp(heatmaps: np.ndarray, input_size: tuple[int, int], blur_kernel: i
 
     DARK-UDP refinement (mmpose ``refine_keypoints_dark_udp``): the maps are blurred (:func:`gaussian_blur`),
     clipped to [1e-3, 50] and logged; at the maximum (edges replicated outside the map) one Newton step with
-    the central-difference gradient and Hessian (+ float32 eps on the diagonal) moves the cell. Cell (j, i)
-    then maps to (j W / (w - 1), i H / (h - 1)) (with W = 192, w = 48: 4.085 per cell)."""
+    the central-difference gradient and Hessian (+ float32 eps on the diagonal) moves the cell (in float32, as
+    there). Cell (j, i) then maps to (j W / (w - 1), i H / (h - 1)) (with W = 192, w = 48: 4.085 per cell)."""
     n, k, h, w = heatmaps.shape
     x, y, score = _maxima(heatmaps)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        logs = np.log(np.clip(gaussian_blur(heatmaps.astype(np.float64), blur_kernel), 1e-3, 50.0))
-        pad = np.pad(logs, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-        b, kk = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
-
-        def at(dx: int, dy: int) -> np.ndarray:
-            return pad[b, kk, y + 1 + dy, x + 1 + dx]
-
-        c = at(0, 0)
-        gx, gy = 0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))
-        eps = float(np.finfo(np.float32).eps)
-        hxx = at(1, 0) - 2 * c + at(-1, 0) + eps
-        hyy = at(0, 1) - 2 * c + at(0, -1) + eps
-        hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
-        det = hxx * hyy - hxy * hxy
-        ox = np.where(det != 0, (hyy * gx - hxy * gy) / det, 0.0)
-        oy = np.where(det != 0, (hxx * gy - hxy * gx) / det, 0.0)
-    kp = np.stack([x - ox, y - oy], -1) / np.array([w - 1, h - 1]) * np.array([input_size[1], input_size[0]])
+    cells = (np.stack([x, y], -1) - _dark_udp_offsets(heatmaps, x, y, blur_kernel)).astype(np.float32)
+    kp = cells / np.array([w - 1, h - 1]) * np.array([input_size[1], input_size[0]])
     return _placeholder(score, kp, -np.array([input_size[1] / (w - 1), input_size[0] / (h - 1)]))
 
 
