@@ -91,7 +91,8 @@ def marker_proxies(markers: np.ndarray, keypoints: tuple[int, ...] | list[int],
         keypoints: the K SpineTrack ids of ``markers``' columns; must hold :data:`PROXY_KEYPOINTS`.
         right: (T, 3) the pelvis' right axis in the same frame, used when LHip/RHip are not both given.
     Returns:
-        lla (T,), tka (T,) and where the sagittal plane came from ("LHip/RHip" or "pelvis orientation (FK)").
+        lla (T,), tka (T,) and where the sagittal plane came from: "LHip/RHip", "pelvis orientation (FK)", or
+        both (hips where both are finite, the pelvis axis in the other frames).
     """
     pos = {int(k): i for i, k in enumerate(keypoints)}
     missing = [skeleton.KEYPOINT_NAMES[k] for k in PROXY_KEYPOINTS if k not in pos]
@@ -100,13 +101,15 @@ def marker_proxies(markers: np.ndarray, keypoints: tuple[int, ...] | list[int],
     m = np.asarray(markers, dtype=np.float64)
     pts = np.full((len(m), skeleton.NUM_KEYPOINTS, 3), np.nan)
     pts[:, list(pos)] = m[:, list(pos.values())]
-    if _LHIP in pos and _RHIP in pos and np.isfinite(pts[:, [_LHIP, _RHIP]]).all():
+    hips = np.isfinite(pts[:, [_LHIP, _RHIP]]).all(axis=(1, 2))          # (T,) frames with both hips
+    if hips.all():
         plane = "LHip/RHip"
     else:
         if right is None:
             raise ValueError("marker proxies need LHip and RHip, or the pelvis' right axis (right=)")
         # the proxies only use RHip - LHip; two points on the pelvis' right axis give the same plane
-        pts[:, _LHIP] = pts[:, _HIP] - right
-        pts[:, _RHIP] = pts[:, _HIP] + right
-        plane = "pelvis orientation (FK)"
+        fill = ~hips[:, None]
+        pts[:, _LHIP] = np.where(fill, pts[:, _HIP] - right, pts[:, _LHIP])
+        pts[:, _RHIP] = np.where(fill, pts[:, _HIP] + right, pts[:, _RHIP])
+        plane = "pelvis orientation (FK)" if not hips.any() else "LHip/RHip, pelvis orientation (FK) where absent"
     return marker_curvature.lumbar_lordosis(pts), marker_curvature.thoracic_kyphosis(pts), plane

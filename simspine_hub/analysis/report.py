@@ -132,7 +132,7 @@ def _b2_rows(rows: list[dict], by: str) -> tuple[list[str], list[list[str]]]:
 def _sections(study, t_act, t_sub, rom_rows, neck_rows, flags, qc, reference, env) -> list[tuple]:
     """[(title, paragraphs, (head, rows) or None)] shared by the Markdown and HTML writers."""
     planes = sorted({s.plane for s in study.sequences})
-    models = sorted({Path(s.model).name for s in study.sequences})
+    models = sorted({Path(s.model).name for s in study.sequences})     # segment orientations do not depend on scaling
     intro = [f"Source: `{study.source}` ({study.form}); {len(study.sequences)} sequences, {study.frames:,} frames, "
              f"subjects {', '.join(study.subjects)}. Data label: **{study.label or 'unlabelled'}** -- every number "
              "below is measured on this data; the paper's columns are its Human3.6M values (Table B2).",

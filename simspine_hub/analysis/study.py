@@ -121,17 +121,17 @@ def _read(rel, subject: str, stem: str):
 
 
 def _model(rel, subject: str, cache: dict):
-    """The subject's scaled model when the release has it, else the paper's generic model."""
+    """(model, generic): the subject's scaled model when the release has it, else the paper's generic model."""
     from simspine_hub.osim.model import SpineModel
 
     try:
         path = Path(rel.model_path(subject))
         path = path if path.is_file() else None
-    except release.ReleaseFormatError:
+    except (release.ReleaseFormatError, KeyError, OSError):          # parquet, or no model recorded
         path = None
     if path not in cache:
         cache[path] = SpineModel(path)
-    return cache[path]
+    return cache[path], path is None
 
 
 def _join_limbs(seq, data, markers: np.ndarray, ids: list[int]) -> tuple[np.ndarray, list[int]]:
@@ -230,11 +230,12 @@ def run_study(source: str | os.PathLike, h36m_root: str | os.PathLike | None = N
     parts, infos, arms, start = [], [], False, 0
     for subject, stem in tqdm(jobs, desc="analyse", unit="seq", disable=not progress):
         seq = _read(rel, subject, stem)
-        model = _model(rel, subject, models)
+        model, generic = _model(rel, subject, models)
         values, plane, has_arms = _sequence(seq, model, data, density)
         arms |= has_arms
         n = len(values["lla"])
-        infos.append(SequenceInfo(subject, stem, action_of(stem), start, n, plane, str(model.path)))
+        infos.append(SequenceInfo(subject, stem, action_of(stem), start, n, plane,
+                                  str(model.path) + (" (generic: no subject model in the release)" if generic else "")))
         parts.append(values)
         start += n
     acts = _ordered({i.action for i in infos})
