@@ -13,10 +13,26 @@ the parameter count, the normalised crops, the raw head outputs, mmpose's decodi
 ``inference_topdown`` with and without flip test. It also encodes known crop keypoints with the family's mmpose
 codec (and their mirror image for the flip test) and decodes them the mmpose way.
 
+Building that environment (how it was built for the numbers in issue 17; Python 3.11, outside the repository):
+    python -m venv /path/to/mmpose-venv   (torch / torchvision at this project's versions: installed, or
+        symlinked from this project's venv together with nvidia*/triton*/cuda*)
+    pip install "setuptools<70" wheel "numpy>=2" cython mmengine==0.10.7
+    MMCV_WITH_OPS=0 pip install --no-build-isolation --no-deps <URL of PyPI's mmcv-2.1.0.tar.gz>
+        (the sdist names itself mmcv-lite, so ``pip install mmcv==2.1.0`` refuses it: give the file or its URL)
+    pip install --no-deps mmpose==1.3.2 mmdet==3.2.0 mmpretrain==1.2.0
+    pip install json_tricks munkres scipy opencv-python matplotlib shapely terminaltables pycocotools einops
+        mat4py modelindex six tqdm importlib_metadata
+    pip install --no-build-isolation --no-binary xtcocotools --no-deps xtcocotools   (rebuilt against numpy 2)
+    and replace site-packages/mmcv/ops by a stand-in package: an ``__init__.py`` whose module ``__getattr__``
+    returns a placeholder class that raises when used, and one file per original ops module that re-exports
+    that ``__getattr__`` (mmpose / mmdet import ops for heads these configs never build).
+
 Here the checkpoint goes through our converter into our model, and every stage is compared. Numbers are
 differences (ours - mmpose), in crop pixels unless stated. With random weights a raw-output difference of
-float rounding can move an argmax between two nearly equal bins: the end-to-end lines therefore also count
-the keypoints that differ by more than 0.01 crop px; the encoded-keypoint lines are the exact decoding check.
+float rounding can move an argmax between two nearly equal bins, and on the weak, near-flat heatmaps of an
+untrained ViTPose the DARK-UDP Newton step amplifies it (the "same decoder" line shows that effect alone): the
+end-to-end lines therefore count the keypoints that differ by more than 0.01 crop px; the decode lines (mmpose's
+raw outputs, encoded known keypoints) are the exact decoding check.
 """
 
 from __future__ import annotations
@@ -205,6 +221,8 @@ def _ours(name: str, family: str, m: dict, work: Path, image: np.ndarray, req: d
     theirs_raw = {k: m[f"raw{i}"] for i, k in enumerate(keys)}
     kp, sc = proc.decode(theirs_raw)
     lines += _scored_lines("decode of mmpose's raw outputs", kp, sc, m["raw_kp"], m["raw_score"])
+    # how far the raw-output rounding alone moves decoded points: our decoder on our vs mmpose's raw outputs
+    lines.append(_keypoint_line("  same decoder, ours vs mmpose raw", proc.decode(raw)[0][sc > 0], kp[sc > 0]))
     for flip in (0, 1):
         enc = {k: m[f"enc{i}"] for i, k in enumerate(keys)}
         if flip:

@@ -8,7 +8,8 @@
 ``.pth`` files are read with ``torch.load(weights_only=True)`` (tensors only; arbitrary pickles are refused).
 A lifter's standardisation statistics (``--stats``: an ``.npz`` with mean_2d (K, 2), std_2d (K, 2), mean_3d
 (K-1, 3), std_3d (K-1, 3), 3D in mm) are stored as buffers so the written model is self-contained.
-Writes ``config.json`` + ``model.safetensors`` (save_pretrained). Key mapping: simspine_hub/models/convert.py.
+Writes ``config.json`` + ``model.safetensors`` (save_pretrained). Key mapping: simspine_hub/models/convert.py
+(mmpose / ViTPose / lifter names) and convert_onnx.py (ONNX).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 
 from simspine_hub.models import create_model
-from simspine_hub.models.convert import load_converted, load_mmpose_checkpoint, onnx_to_ours
+from simspine_hub.models.convert import load_converted, load_mmpose_checkpoint
+from simspine_hub.models.convert_onnx import onnx_to_ours
 
 _FAMILY = {"hrnet": "hrnet", "vitpose": "vitpose", "lifter": "lifter"}
 _STATS = ("mean_2d", "std_2d", "mean_3d", "std_3d")
