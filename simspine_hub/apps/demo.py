@@ -2,7 +2,8 @@
 
 Creates the twin when absent, reads it back through the Human3.6M and release readers, checks the round
 trip against ground truth, and writes a PNG of one frame's 37-point skeleton with the spine regions.
-Later stages (dataset, simulation, models, leaderboard) extend this function.
+Later stages (dataset, simulation, models, leaderboard) extend this function; it ends with the validity
+study (`simspine analyze`) of the simulated test subject, written under ``<out>/analysis``.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def run_demo(out: str | Path = "outputs/demo", config: TwinConfig | None = None,
     dataset = check_dataset(twin_root, gt_all, out / "hf_cache")
     simulation = run_simulation(twin_root, out / "simulation", progress=progress)
     board = twin_leaderboard(twin_root, out)
+    from simspine_hub.analysis.report import analyze
+
+    analysis = analyze(out / "simulation", out / "analysis", label="twin, simulated S9", progress=progress)
     return {"twin": str(twin_root), "round_trip": rt, "skeleton_png": str(png), "dataset": dataset,
-            "simulation": simulation, "leaderboard": board}
+            "simulation": simulation, "leaderboard": board, "analysis": analysis}
 
 
 def run_simulation(twin_root: Path, out: Path, subjects: tuple[str, ...] = ("S9",), progress: bool = True) -> str:

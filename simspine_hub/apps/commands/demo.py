@@ -34,5 +34,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(res["simulation"])
     print(res["leaderboard"])
+    from simspine_hub.apps.commands.analyze import format_summary
+
+    print(format_summary(res["analysis"]))
     ok = rt.h36m_3d_bit_exact and rt.h36m_2d_max_px < 0.01
     return 0 if ok else 1
