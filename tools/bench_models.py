@@ -91,7 +91,7 @@ def _feature_deviation(model, tmp: Path, calib, x: torch.Tensor) -> float:
     return float(np.linalg.norm(low - ref) / np.linalg.norm(ref))
 
 
-def _contenders(model, name: str, arg: str, shape, tmp: Path, smoke: bool) -> dict:
+def _contenders(model, name: str, arg: str, shape, tmp: Path, smoke: bool, with_torch: bool = True) -> dict:
     """Sessions and wrapped models for one network: {label: (callable of x, needs numpy)}."""
     import onnxruntime as ort
 
@@ -102,13 +102,15 @@ def _contenders(model, name: str, arg: str, shape, tmp: Path, smoke: bool) -> di
         out["int8"] = InferenceModel(copy.deepcopy(model), backend="onnxruntime", quantize="int8",
                                      calibration=calib, cache_dir=tmp)
         out["feat.dev"] = _feature_deviation(model, tmp, calib, torch.randn(8, *shape))
-    out["torch"] = InferenceModel(copy.deepcopy(model), compile=not smoke)
-    if arg == "pixel_values" and not smoke:
+    if with_torch:
+        out["torch"] = InferenceModel(copy.deepcopy(model), compile=not smoke)
+    if arg == "pixel_values" and not smoke and with_torch:
         out["bf16"] = InferenceModel(copy.deepcopy(model), bf16=True)
     return out
 
 
-def cpu(seconds: float, batches: tuple[int, ...], names: tuple[str, ...], tmp: Path, smoke: bool) -> None:
+def cpu(seconds: float, batches: tuple[int, ...], names: tuple[str, ...], tmp: Path, smoke: bool,
+        with_torch: bool = True) -> None:
     import onnxruntime as ort
 
     print(f"CPU ({os.cpu_count()} logical cores, torch {torch.get_num_threads()} threads), torch {torch.__version__}, "
@@ -121,7 +123,7 @@ def cpu(seconds: float, batches: tuple[int, ...], names: tuple[str, ...], tmp: P
     for name, arg, shape in cases:
         torch._dynamo.reset()                     # fresh compile cache per model (no recompile-limit fallback)
         model = create_model(name).eval()
-        c = _contenders(model, name, arg, shape, tmp, smoke)
+        c = _contenders(model, name, arg, shape, tmp, smoke, with_torch)
         labels = [k for k in ("default", "ort", "int8", "torch", "bf16") if k in c]
         for batch in (batches if arg == "pixel_values" else (1024,)):
             x = torch.randn(batch, *shape)
@@ -135,7 +137,7 @@ def cpu(seconds: float, batches: tuple[int, ...], names: tuple[str, ...], tmp: P
                 row += f"{rates['int8']:>9,.1f}{rates['int8'] / base:>6.2f}x{c['feat.dev']:>9.1e}"
             else:
                 row += f"{'-':>9}{'-':>7}{'-':>9}"
-            row += f"{rates['torch']:>9,.1f}{rates['torch'] / base:>6.2f}x"
+            row += f"{rates['torch']:>9,.1f}{rates['torch'] / base:>6.2f}x" if "torch" in c else f"{'-':>9}{'-':>7}"
             row += f"{rates['bf16']:>9,.1f}{rates['bf16'] / base:>6.2f}x" if "bf16" in c else f"{'-':>9}{'-':>7}"
             print(row)
 
@@ -212,6 +214,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=["spinepose-s", "spinepose-m", "spinepose-l"])
     ap.add_argument("--gpu-compile-batch", type=int, default=256, help="GPU batch size timed with InferenceModel")
     ap.add_argument("--smoke", action="store_true", help="SpinePose-s, batch 1, tiny timings, no torch.compile")
+    ap.add_argument("--onnxruntime-only", action="store_true", help="CPU: leave out the torch columns (no compiling)")
     args = ap.parse_args(argv)
     base = os.environ.get("SIMSPINE_BENCH_TMP")
     tmp = Path(tempfile.mkdtemp(prefix="bench_models_", dir=base))
@@ -220,7 +223,8 @@ def main(argv=None) -> int:
             cpu(0.2, (1,), ("spinepose-s",), tmp, smoke=True)
             return 0
         if not args.gpu_only:
-            cpu(args.seconds, tuple(args.batches), tuple(args.models), tmp, smoke=False)
+            cpu(args.seconds, tuple(args.batches), tuple(args.models), tmp, smoke=False,
+                with_torch=not args.onnxruntime_only)
             levels(args.seconds, tmp)
         if not args.cpu_only:
             gpu(args.seconds, args.gpu_compile_batch)

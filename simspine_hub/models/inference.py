@@ -15,8 +15,9 @@ Backends:
   hashed from the config, the weights, torch's version and the export settings, written atomically. The
   session uses ONNX Runtime's graph optimisations (``optimization``), ``threads`` intra-op threads and
   the CPU or CUDA execution provider (CUDA needs the ``onnxruntime-gpu`` wheel). ``quantize="int8"``
-  quantises the convolutions statically (QDQ, per-channel int8 weights, uint8 activations calibrated on
-  ``calibration``, real inputs of your own); the SimCC / heatmap head stays float32.
+  quantises the backbone statically (QDQ: convolutions, activations, additions, concatenations; per-channel
+  int8 weights, uint8 activations calibrated on ``calibration``, real inputs of your own); the SimCC /
+  heatmap head stays float32.
 """
 
 from __future__ import annotations
@@ -178,10 +179,12 @@ def _check_export(path: Path, name: str, x, refs: list, keys: list[str]) -> None
 
 
 def quantize_int8(src: Path, dst: Path, name: str, calibration: np.ndarray) -> None:
-    """Static int8 quantisation of the convolutions of ``src`` (QDQ, per-channel weights), activations
-    calibrated on ``calibration`` (N, ...) inputs; written atomically to ``dst``."""
+    """Static int8 quantisation of ``src`` (QDQ: every operator ONNX Runtime quantises, per-channel int8
+    weights, uint8 activations calibrated on ``calibration`` (N, ...) inputs), except the nodes of the model's
+    ``head`` (SimCC / heatmap head: little compute, kept float32); written atomically to ``dst``."""
     import tempfile
 
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -196,8 +199,9 @@ def quantize_int8(src: Path, dst: Path, name: str, calibration: np.ndarray) -> N
     with tempfile.TemporaryDirectory(prefix="simspine_q_") as tmpdir, atomic_path(dst) as tmp:
         pre = Path(tmpdir) / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        head = [n.name for n in onnx.load(str(pre)).graph.node if "/head/" in n.name]   # torch.onnx names by module
         quantize_static(str(pre), str(tmp), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv"])
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, nodes_to_exclude=head)
 
 
 def _session(path: Path, providers: list[str], threads: int | None, optimization: str):
