@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -355,3 +356,45 @@ def test_one_camera_calibration_is_one_clear_error(twin_root, ground_truth, tmp_
     det = _write_dets(ground_truth, tmp_path / "det")
     with pytest.raises(ValueError, match=r"Calib_one\.toml: 1 camera\(s\) .*at least 2"):
         simulate_capture(None, det, tmp_path / "sim", subjects=["S9"], calibration=toml, progress=False)
+
+
+_THREADS_AFTER_READS = """
+import os, sys, time
+import pyarrow.csv
+from simspine_hub.io import release
+
+def native_threads():   # jemalloc's background thread (C, no std::thread) is not a pool worker
+    names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+    return sum(n != "jemalloc_bg_thd" for n in names)
+
+rel = release.Release(sys.argv[1])
+subject = rel.subjects()[0]
+import scipy.linalg  # noqa: E402,F401  (OpenBLAS starts its own server thread when loaded: not a pool worker)
+time.sleep(0.5)
+before = native_threads()
+for stem in rel.sequences(subject):
+    rel.read(subject, stem)
+for _ in range(30):                 # a reader's own short-lived helper thread may take a moment to end
+    if native_threads() <= before:
+        break
+    time.sleep(0.1)
+print(before, native_threads())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts native threads through Linux /proc")
+def test_reading_the_release_leaves_no_native_thread_pool_alive(twin_root):
+    """Issue 11 item 19 (a resumed ``simulate --twin`` once aborted at exit: "terminate called without an
+    active exception", rc 134). Cause: the TRC/MOT reader used pyarrow's multithreaded CSV reader, which
+    starts Arrow's CPU thread pool (std::thread workers) that lives until interpreter exit, where its
+    teardown can abort on a still-joinable worker (apache/arrow#34314). A resumed run reads the release back
+    right before it exits. The reader must run on the caller's thread: the old reader added 4-5 native
+    threads here (2 cores); now at most Arrow's one Ctrl-C signal thread, which its destructor joins."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _THREADS_AFTER_READS, str(twin_root / "simspine")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    before, after = map(int, res.stdout.split())
+    assert after - before <= 1   # pyarrow's multithreaded CSV reader added 5 here (2-core machine)

@@ -19,6 +19,7 @@ marked finished.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -196,11 +197,22 @@ def _triangulate_subject(subject: str, stems: list[str], data, detections, cams:
     return todo, rejected
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Start IK workers fresh ("forkserver", else "spawn"), never by forking this process: by then it runs
+    native thread pools (numba's OpenMP layer after triangulation, pyarrow's, OpenBLAS'), and a forked child
+    inherits them half-alive (GNU OpenMP is not fork-safe; Python 3.12+ warns about fork with threads)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])           # the server imports the pipeline once; workers fork from it
+    return ctx
+
+
 def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool) -> dict:
     results = {}
     with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not progress) as bar:
         if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(workers) as ex:
+            with ProcessPoolExecutor(workers, mp_context=_worker_context()) as ex:
                 for stem, rep in ex.map(_ik_job, jobs):
                     results[stem] = rep
                     bar.update(1)
