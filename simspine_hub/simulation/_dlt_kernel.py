@@ -84,6 +84,96 @@ if njit is not None:
                 best = k
         return best
 
+    @njit(cache=True, inline="always")
+    def _fill_rows(uv, w, P, equilibrate, n, A):  # pragma: no cover - compiled
+        """Rows of point ``n``'s system into A (2V, 4) -> number of rows m (views with a pixel and weight > 0)."""
+        m = 0
+        for v in range(w.shape[0]):
+            px = uv[v, n, 0]
+            py = uv[v, n, 1]
+            wv = w[v, n]
+            if not (wv > 0.0 and math.isfinite(px) and math.isfinite(py)):
+                continue
+            for r in range(2):
+                coord = px if r == 0 else py
+                s2 = 0.0
+                for k in range(4):
+                    A[m, k] = coord * P[v, 2, k] - P[v, r, k]
+                    s2 += A[m, k] * A[m, k]
+                scale = wv / math.sqrt(s2) if equilibrate and s2 > 0.0 else wv
+                for k in range(4):                        # equilibrate first, then weigh
+                    A[m, k] *= scale
+                m += 1
+        return m
+
+    @njit(cache=True, inline="always")
+    def _householder_r(A, m):  # pragma: no cover - compiled
+        """Householder QR of A[:m] (m x 4) in place: R in the upper triangle of A[:4]."""
+        for k in range(4):
+            nrm = 0.0
+            for i in range(k, m):
+                nrm += A[i, k] * A[i, k]
+            nrm = math.sqrt(nrm)
+            if nrm == 0.0:
+                continue
+            alpha = -nrm if A[k, k] >= 0 else nrm
+            vk = A[k, k] - alpha                          # reflector v = (vk, A[k+1:m, k]); 2/vᵀv = -1/(alpha vk)
+            beta = 1.0 / (alpha * vk)
+            A[k, k] = vk
+            for j in range(k + 1, 4):
+                d = 0.0
+                for i in range(k, m):
+                    d += A[i, k] * A[i, j]
+                d *= beta
+                for i in range(k, m):
+                    A[i, j] += d * A[i, k]
+            A[k, k] = alpha
+
+    @njit(cache=True, inline="always")
+    def _inverse_iteration(A, iters, x, y, u, dinv):  # pragma: no cover - compiled
+        """Smallest right singular vector of R (upper triangle of A[:4]) into x; False if not converged."""
+        degenerate = A[0, 0] == 0.0 or A[1, 1] == 0.0 or A[2, 2] == 0.0
+        for k in range(4):
+            dinv[k] = 1.0 / A[k, k] if A[k, k] != 0.0 else 0.0
+        # Start: inhomogeneous least squares R[:3, :3] X = -R[:3, 3], x = (X, 1) / |(X, 1)|.
+        for i in range(2, -1, -1):
+            s = -A[i, 3]
+            for j in range(i + 1, 3):
+                s -= A[i, j] * x[j]
+            x[i] = s * dinv[i]
+        x[3] = 1.0
+        nrm = 1.0 / math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + 1.0)
+        for i in range(4):
+            x[i] *= nrm
+        if degenerate:
+            return False
+        if A[3, 3] == 0.0:                                # exact data: the start is the null vector
+            return True
+        for _ in range(iters):
+            for i in range(4):                            # Rᵀ u = x
+                s = x[i]
+                for j in range(i):
+                    s -= A[j, i] * u[j]
+                u[i] = s * dinv[i]
+            for i in range(3, -1, -1):                    # R y = u
+                s = u[i]
+                for j in range(i + 1, 4):
+                    s -= A[i, j] * y[j]
+                y[i] = s * dinv[i]
+            nrm = 1.0 / math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2] + y[3] * y[3])
+            if y[0] * x[0] + y[1] * x[1] + y[2] * x[2] + y[3] * x[3] < 0:
+                nrm = -nrm                                 # keep the sign of the previous iterate
+            change = 0.0
+            for i in range(4):
+                y[i] *= nrm
+                change = max(change, abs(y[i] - x[i]))
+                x[i] = y[i]
+            if change < 1e-15:
+                return True
+            if not math.isfinite(change):                  # overflow: leave it to the Jacobi SVD
+                return False
+        return False
+
     @njit(cache=True, parallel=True)
     def _kernel(uv, w, P, equilibrate, iters, out):  # pragma: no cover - compiled
         V, N = w.shape
@@ -95,85 +185,12 @@ if njit is not None:
             u = np.empty(4)
             dinv = np.empty(4)
             for n in range(chunk * _CHUNK, min(N, chunk * _CHUNK + _CHUNK)):
-                m = 0
-                for v in range(V):
-                    px = uv[v, n, 0]
-                    py = uv[v, n, 1]
-                    wv = w[v, n]
-                    if not (wv > 0.0 and math.isfinite(px) and math.isfinite(py)):
-                        continue
-                    for r in range(2):
-                        coord = px if r == 0 else py
-                        s2 = 0.0
-                        for k in range(4):
-                            A[m, k] = coord * P[v, 2, k] - P[v, r, k]
-                            s2 += A[m, k] * A[m, k]
-                        scale = wv / math.sqrt(s2) if equilibrate and s2 > 0.0 else wv
-                        for k in range(4):                # equilibrate first, then weigh
-                            A[m, k] *= scale
-                        m += 1
+                m = _fill_rows(uv, w, P, equilibrate, n, A)
                 if m < 4:
                     out[n, 0] = out[n, 1] = out[n, 2] = np.nan
                     continue
-                # Householder QR in place: R in the upper triangle of A[:4].
-                for k in range(4):
-                    nrm = 0.0
-                    for i in range(k, m):
-                        nrm += A[i, k] * A[i, k]
-                    nrm = math.sqrt(nrm)
-                    if nrm == 0.0:
-                        continue
-                    alpha = -nrm if A[k, k] >= 0 else nrm
-                    vk = A[k, k] - alpha                 # reflector v = (vk, A[k+1:m, k]); 2/vᵀv = -1/(alpha vk)
-                    beta = 1.0 / (alpha * vk)
-                    A[k, k] = vk
-                    for j in range(k + 1, 4):
-                        d = 0.0
-                        for i in range(k, m):
-                            d += A[i, k] * A[i, j]
-                        d *= beta
-                        for i in range(k, m):
-                            A[i, j] += d * A[i, k]
-                    A[k, k] = alpha
-                degenerate = A[0, 0] == 0.0 or A[1, 1] == 0.0 or A[2, 2] == 0.0
-                for k in range(4):
-                    dinv[k] = 1.0 / A[k, k] if A[k, k] != 0.0 else 0.0
-                # Start: inhomogeneous least squares R[:3, :3] X = -R[:3, 3], x = (X, 1) / |(X, 1)|.
-                for i in range(2, -1, -1):
-                    s = -A[i, 3]
-                    for j in range(i + 1, 3):
-                        s -= A[i, j] * x[j]
-                    x[i] = s * dinv[i]
-                x[3] = 1.0
-                nrm = 1.0 / math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + 1.0)
-                for i in range(4):
-                    x[i] *= nrm
-                converged = A[3, 3] == 0.0 and not degenerate   # exact data: the start is the null vector
-                for _ in range(0 if converged or degenerate else iters):
-                    for i in range(4):                   # Rᵀ u = x
-                        s = x[i]
-                        for j in range(i):
-                            s -= A[j, i] * u[j]
-                        u[i] = s * dinv[i]
-                    for i in range(3, -1, -1):           # R y = u
-                        s = u[i]
-                        for j in range(i + 1, 4):
-                            s -= A[i, j] * y[j]
-                        y[i] = s * dinv[i]
-                    nrm = 1.0 / math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2] + y[3] * y[3])
-                    if y[0] * x[0] + y[1] * x[1] + y[2] * x[2] + y[3] * x[3] < 0:
-                        nrm = -nrm                        # keep the sign of the previous iterate
-                    change = 0.0
-                    for i in range(4):
-                        y[i] *= nrm
-                        change = max(change, abs(y[i] - x[i]))
-                        x[i] = y[i]
-                    if change < 1e-15:
-                        converged = True
-                        break
-                    if not math.isfinite(change):         # overflow: leave it to the Jacobi SVD
-                        break
-                if not converged:
+                _householder_r(A, m)
+                if not _inverse_iteration(A, iters, x, y, u, dinv):
                     for i in range(4):
                         for k in range(i):
                             A[i, k] = 0.0
@@ -182,7 +199,6 @@ if njit is not None:
                         x[k] = Vm[k, best]
                 for k in range(3):
                     out[n, k] = x[k] / x[3]
-
 
 def dlt_points(uv: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool, iters: int = 30) -> np.ndarray:
     """Weighted DLT of N points seen by V views (compiled).
