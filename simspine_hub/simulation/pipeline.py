@@ -151,8 +151,10 @@ def _finished(out: Path, subject: str, stems: list[str], params: dict) -> tuple[
         key = f"{subject}_{release.action_key(stem)}"
         if not (out / "kinematics" / subject / key / f"{key}.mot").is_file():
             continue
-        qc_file = out / "qc" / f"{key}.json"
-        old = json.loads(qc_file.read_text()).get("parameters", {}) if qc_file.is_file() else {}
+        try:
+            old = json.loads((out / "qc" / f"{key}.json").read_text()).get("parameters", {})
+        except (OSError, ValueError, AttributeError):
+            old = {}                                          # missing or unreadable QC: nothing recorded
         if old == params:
             same.add(stem)
             continue
@@ -278,6 +280,8 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
         if stale:
             _clear_subject(out, subject, stems)
             same = set()
+        if not same:                       # nothing kept: a model left by an unfinished run is made again
+            (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
         release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
         results[subject] = _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams,
                                              cfg, params, out, workers, progress)
