@@ -27,7 +27,6 @@ from simspine_hub.io.files import atomic_path, write_text
 
 __all__ = ["openpose_json", "draw_overlay", "FrameWriter", "lift_and_plot"]
 
-_BGR = {"cervical": (180, 105, 255), "thoracic": (255, 140, 60), "lumbar": (75, 180, 60), "body": (200, 200, 200)}
 
 
 def openpose_json(keypoints: np.ndarray, scores: np.ndarray, ids: np.ndarray | None = None) -> dict:
@@ -48,10 +47,10 @@ def draw_overlay(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarra
         for child, parent in skeleton.SKELETON_EDGES:
             if sc[child] >= min_score and sc[parent] >= min_score and np.isfinite(kp[[child, parent]]).all():
                 cv2.line(img, tuple(int(v) for v in kp[child]), tuple(int(v) for v in kp[parent]),
-                         _BGR[skeleton.KEYPOINT_REGION[child]], 2, cv2.LINE_AA)
+                         skeleton.region_color_bgr(skeleton.KEYPOINT_REGION[child]), 2, cv2.LINE_AA)
         for i, p in enumerate(kp):
             if sc[i] >= min_score and np.isfinite(p).all():
-                cv2.circle(img, (int(p[0]), int(p[1])), 3, _BGR[skeleton.KEYPOINT_REGION[i]], -1, cv2.LINE_AA)
+                cv2.circle(img, (int(p[0]), int(p[1])), 3, skeleton.region_color_bgr(skeleton.KEYPOINT_REGION[i]), -1, cv2.LINE_AA)
         head = kp[skeleton.KEYPOINT_NAMES.index("Head")] if ids is not None else None
         if head is not None and np.isfinite(head).all():
             cv2.putText(img, f"#{int(ids[n])}", (int(head[0]) - 10, int(head[1]) - 12), cv2.FONT_HERSHEY_SIMPLEX,
