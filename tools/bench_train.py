@@ -12,6 +12,11 @@ full37 lifter's (37 x 2 in, 37 x 3 targets): throughput does not depend on their
 The epoch time is computed from the measured throughput, not run: the full-size twin has the real dataset's
 2.14 M frames at 50 Hz, 1.56 M of them in the train split (S1 S5 S6 S7 S8); at 1 Hz that is 31.2 k frames,
 x 4 cameras = 124.8 k training rows per epoch.
+
+2D row: training crops/s of ``simspine train 2d`` (:func:`simspine_hub.training.trainer2d.train_2d`: JPEG decoding,
+the curriculum's augmentation, per-batch mixup sampler, Trainer, the SimCC loss) for SpinePose-s on a
+SpineTrack-format file of synthetic 640x480 JPEGs; anchor: a plain torch loop (forward with labels, backward, AdamW
+step) of the same model on one pre-made batch, so the ratio is what the data pipeline and Trainer cost.
 """
 
 from __future__ import annotations
@@ -100,12 +105,71 @@ def plain_loop_rate(device: str, steps: int, batch: int, hidden: int, rows: int)
     return (steps - 1) * batch / (time.perf_counter() - t0)
 
 
+def _coco_file(folder: str, images: int = 24) -> tuple[str, str]:
+    """A 37-keypoint COCO file of ``images`` random 640x480 JPEGs, one person each -> (file, image folder)."""
+    import cv2
+    import numpy as np
+
+    from simspine_hub.io.coco import write_coco_keypoints
+
+    rng = np.random.default_rng(0)
+    names = []
+    for i in range(images):
+        names.append(f"img_{i:03d}.jpg")
+        cv2.imwrite(os.path.join(folder, names[-1]), rng.integers(0, 255, (480, 640, 3), dtype=np.uint8))
+    boxes = np.tile([200.0, 60.0, 180.0, 360.0], (images, 1))
+    kp = boxes[:, None, :2] + rng.uniform(0.05, 0.95, (images, 37, 2)) * boxes[:, None, 2:]
+    path = write_coco_keypoints(os.path.join(folder, "person_keypoints_bench.json"), names, [(640, 480)] * images,
+                                np.arange(images), boxes, kp, np.full((images, 37), 2))
+    return str(path), folder
+
+
+def pose2d_rates(device: str, steps: int, batch: int, input_size: tuple[int, int], workers: int) -> tuple[float, float]:
+    """(``train 2d`` crops/s, plain-loop crops/s) for SpinePose-s, both timed over steps 2..N."""
+    from simspine_hub.training.trainer2d import family_loss, train_2d
+
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SIMSPINE_BENCH_TMP")) as tmp:
+        ann, images = _coco_file(tmp)
+        overrides = {"training": {"per_device_train_batch_size": batch, "dataloader_num_workers": workers,
+                                  "report_to": [], "save_strategy": "no", "logging_steps": 10 ** 9,
+                                  "use_cpu": device == "cpu"}, "model": {"ema_momentum": 0.0}}
+        run = train_2d("spinepose-s", out=os.path.join(tmp, "out"), spinetrack=[ann], spinetrack_images=[images],
+                       max_steps=steps, overrides=overrides, arch_overrides={"input_size": input_size},
+                       evaluate_at_end=False, progress=False)
+        from simspine_hub.training.data2d import SampleKey, TopdownDataset, coco_rows
+
+        data = TopdownDataset([coco_rows(ann, images)], input_size)
+        items = [data[SampleKey(i % len(data), 0, 2, i)] for i in range(batch)]
+    set_seed(0)
+    model = create_model("spinepose-s", input_size=input_size).to(device).train()
+    x = torch.stack([b["pixel_values"] for b in items]).to(device)
+    y = torch.stack([b["labels"] for b in items]).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+    t0 = None
+    for step in range(steps):
+        if step == 1:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        loss, _ = family_loss(model, x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return run.crops_per_second, (steps - 1) * batch / (time.perf_counter() - t0)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=256, help="the recipe's per-device batch")
     ap.add_argument("--hidden", type=int, default=1024, help="lifter width (the recipe's 1024)")
     ap.add_argument("--smoke", action="store_true", help="a few steps, to check that the benchmark runs (< 30 s)")
+    ap.add_argument("--steps-2d", type=int, default=12, help="optimizer steps of the 2D row")
+    ap.add_argument("--batch-2d", type=int, nargs=2, default=(32, 256), metavar=("CPU", "CUDA"),
+                    help="2D crops per batch on CPU and on CUDA")
+    ap.add_argument("--workers-2d", type=int, default=2, help="2D data-loader workers")
     args = ap.parse_args(argv)
     steps, hidden = (6, 256) if args.smoke else (args.steps, args.hidden)
     rows = max(20 * args.batch_size, 4096)
@@ -127,6 +191,16 @@ def main(argv=None) -> int:
                 print(f"cuda: Trainer batch {batch} (the authors' 8 x 256 on one GPU) {r:,.0f} rows/s")
             r = trainer_rate(dev, steps, args.batch_size, hidden, rows, bf16=True)
             print(f"cuda: Trainer bf16 batch {args.batch_size} {r:,.0f} rows/s, ratio to fp32 {r / ours:.2f}x")
+    size = (96, 64) if args.smoke else (256, 192)
+    if args.smoke:                 # one thread: on shared cores OpenMP spin-waits make two many times slower
+        torch.set_num_threads(1)
+    for dev in devices:
+        batch = 4 if args.smoke else args.batch_2d[dev == "cuda"]
+        steps_2d = 4 if args.smoke else args.steps_2d
+        ours, plain = pose2d_rates(dev, steps_2d, batch, size, 0 if args.smoke else args.workers_2d)
+        print(f"{dev}: 2D SpinePose-s {size[0]}x{size[1]}, batch {batch}: train 2d {ours:,.1f} crops/s (JPEG decoding, "
+              f"curriculum augmentation, mixup sampler, Trainer), plain torch loop on one pre-made batch (anchor) "
+              f"{plain:,.1f} crops/s, ratio {ours / plain:.2f}x")
     return 0
 
 

@@ -22,6 +22,7 @@ from transformers.utils import ModelOutput
 from ._base import SimspinePreTrainedModel
 from ._constants import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 from ._registry import register_auto_classes, register_model
+from .targets import heatmap_loss
 
 __all__ = ["HRNetPoseConfig", "HRNetForPoseEstimation", "HeatmapOutput", "HRNET_VARIANTS"]
 
@@ -46,8 +47,10 @@ class HRNetPoseConfig(PretrainedConfig):
 
 @dataclass
 class HeatmapOutput(ModelOutput):
-    """heatmaps (B, K, H/4, W/4)."""
+    """loss (with ``labels``: mmpose's KeypointMSELoss on MSRA targets, :mod:`~simspine_hub.models.targets`);
+    heatmaps (B, K, H/4, W/4)."""
 
+    loss: torch.Tensor | None = None
     heatmaps: torch.Tensor | None = None
 
 
@@ -80,8 +83,15 @@ class HRNetForPoseEstimation(SimspinePreTrainedModel):
         self.head = _Head(config.in_channels, config.num_keypoints)
         self.post_init()
 
-    def forward(self, pixel_values: torch.Tensor, **kwargs) -> HeatmapOutput:
-        return HeatmapOutput(heatmaps=self.head(self.backbone(pixel_values)[0]))
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> HeatmapOutput:
+        """pixel_values: (B, 3, H, W) normalised crops; labels: optional (B, K, 3) ``[x, y, weight]`` in crop
+        pixels -> ``loss`` (heatmap MSE with target weights)."""
+        heatmaps = self.head(self.backbone(pixel_values)[0])
+        loss = None
+        if labels is not None:
+            loss = heatmap_loss(heatmaps, labels, tuple(self.config.input_size), udp=False,
+                                sigma=float(getattr(self.config, "heatmap_sigma", 2.0)))
+        return HeatmapOutput(loss=loss, heatmaps=heatmaps)
 
 
 def _create(variant: dict, **overrides) -> HRNetForPoseEstimation:

@@ -29,6 +29,7 @@ from transformers.utils import ModelOutput
 from ._base import SimspinePreTrainedModel
 from ._constants import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
 from ._registry import register_auto_classes, register_model
+from .targets import simcc_loss
 
 __all__ = ["SpinePoseConfig", "SpinePoseForPoseEstimation", "SpinePoseOutput", "SPINEPOSE_VARIANTS"]
 
@@ -134,8 +135,10 @@ class RTMCCHead(nn.Module):
 
 @dataclass
 class SpinePoseOutput(ModelOutput):
-    """simcc_x (B, K, W*r), simcc_y (B, K, H*r) logits; keypoints (B, K, 2) in crop pixels; scores (B, K)."""
+    """loss (with ``labels``: mmpose's KLDiscretLoss, :mod:`~simspine_hub.models.targets`); simcc_x (B, K, W*r),
+    simcc_y (B, K, H*r) logits; keypoints (B, K, 2) in crop pixels; scores (B, K)."""
 
+    loss: torch.Tensor | None = None
     simcc_x: torch.Tensor | None = None
     simcc_y: torch.Tensor | None = None
     keypoints: torch.Tensor | None = None
@@ -157,15 +160,17 @@ class SpinePoseForPoseEstimation(SimspinePreTrainedModel):
         self.head = RTMCCHead(config)
         self.post_init()
 
-    def forward(self, pixel_values: torch.Tensor, **kwargs) -> SpinePoseOutput:
-        """pixel_values: (B, 3, H, W) normalised crops (see :class:`~simspine_hub.models.processing.PoseImageProcessor`)."""
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> SpinePoseOutput:
+        """pixel_values: (B, 3, H, W) normalised crops (see :class:`~simspine_hub.models.processing.PoseImageProcessor`);
+        labels: optional (B, K, 3) ``[x, y, weight]`` in crop pixels -> ``loss`` (SimCC KL divergence)."""
         feats = self.backbone.forward_features(pixel_values)
         sx, sy = self.head(feats)
+        loss = simcc_loss(sx, sy, labels, self.config) if labels is not None else None
         r = self.config.split_ratio
         vx, ix = sx.max(dim=-1)
         vy, iy = sy.max(dim=-1)
         keypoints = torch.stack([ix, iy], dim=-1).to(sx.dtype) / r
-        return SpinePoseOutput(simcc_x=sx, simcc_y=sy, keypoints=keypoints, scores=torch.minimum(vx, vy))
+        return SpinePoseOutput(loss=loss, simcc_x=sx, simcc_y=sy, keypoints=keypoints, scores=torch.minimum(vx, vy))
 
 
 def _create(variant: dict, **overrides) -> SpinePoseForPoseEstimation:

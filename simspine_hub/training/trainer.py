@@ -6,7 +6,8 @@ scheduler and RNG states (``--resume`` continues the same run), bf16/fp16 autoca
 accelerate (the same command under ``accelerate launch`` or ``torchrun``), seeding, tqdm progress bars,
 TensorBoard logging, gradient clipping and accumulation. What it lacks is plugged in, not rewritten:
 
-* a step learning-rate schedule (torch's ``StepLR``) through :meth:`RecipeTrainer.create_scheduler`;
+* a step learning-rate schedule (torch's ``StepLR``) and RTMPose's warm-up + cosine schedule
+  (:func:`warmup_cosine_factor`) through :meth:`RecipeTrainer.create_scheduler`;
 * a CSV log of every logged value (:class:`CsvLogCallback`), rewritten from Trainer's own log history;
 * in-memory tensors fetched a whole batch at a time (:class:`ArrayDataset` implements ``__getitems__``), so
   a batch of 256 lifter rows is one indexing operation instead of 256 ``__getitem__`` calls.
@@ -23,8 +24,10 @@ import csv
 import dataclasses
 import io
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -37,10 +40,12 @@ from simspine_hub.training.recipe import Recipe, RecipeError
 log = logging.getLogger(__name__)
 
 __all__ = ["ArrayDataset", "collate", "RecipeTrainer", "CsvLogCallback", "training_arguments", "fit",
-           "CHECKPOINTS", "LOG_CSV"]
+           "warmup_cosine_factor", "CHECKPOINTS", "LOG_CSV", "OWN_SCHEDULES"]
 
 CHECKPOINTS = "checkpoints"          # sub-folder of the output folder holding Trainer's checkpoints
 LOG_CSV = "training_log.csv"
+#: schedule types built here rather than by transformers (``schedule.type`` in a recipe)
+OWN_SCHEDULES = ("step", "warmup_cosine")
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -73,9 +78,24 @@ def collate(batch) -> dict[str, torch.Tensor]:
     return {k: torch.stack([row[k] for row in batch]) for k in batch[0]}
 
 
+def warmup_cosine_factor(step: int, total: int, warmup_steps: int = 1000, warmup_start: float = 1e-5,
+                         cosine_start: float = 0.5, min_factor: float = 0.05) -> float:
+    """Learning-rate factor of mmpose's RTMPose schedule at optimizer ``step`` of ``total``: ``LinearLR`` from
+    ``warmup_start`` to 1 over ``warmup_steps``, constant, then ``CosineAnnealingLR`` from
+    ``floor(cosine_start * total)`` to ``total`` down to ``min_factor`` (``eta_min = 0.05 lr``)."""
+    factor = warmup_start + (1.0 - warmup_start) * min(step, warmup_steps) / warmup_steps if warmup_steps > 0 else 1.0
+    begin = int(cosine_start * total)
+    if step >= begin and total > begin:
+        t = min(step - begin, total - begin) / (total - begin)
+        factor *= min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return factor
+
+
 class RecipeTrainer(Trainer):
     """``Trainer`` with the recipe's learning-rate schedule: ``type: step`` is torch's ``StepLR`` (``step_size``
-    optimizer steps, factor ``gamma``); any other type is a transformers scheduler name (``lr_scheduler_type``)."""
+    optimizer steps, factor ``gamma``); ``type: warmup_cosine`` is :func:`warmup_cosine_factor` (its keyword
+    arguments from the schedule section, ``warmup_steps`` capped to ``warmup_max_fraction`` of the run when given);
+    any other type is a transformers scheduler name (``lr_scheduler_type``)."""
 
     def __init__(self, *args, schedule: dict | None = None, **kwargs):
         self.schedule = dict(schedule or {})
@@ -91,14 +111,28 @@ class RecipeTrainer(Trainer):
             self.args.dataloader_drop_last = drop
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        if self.schedule.get("type", "step") != "step":
+        kind = self.schedule.get("type", "step")
+        if kind not in OWN_SCHEDULES:
             return super().create_scheduler(num_training_steps, optimizer)
+        if kind == "warmup_cosine" and self.lr_scheduler is None:
+            kw = {k: self.schedule[k] for k in ("warmup_steps", "warmup_start", "cosine_start", "min_factor")
+                  if k in self.schedule}
+            if self.schedule.get("warmup_max_fraction") is not None:
+                cap = int(float(self.schedule["warmup_max_fraction"]) * num_training_steps)
+                kw["warmup_steps"] = min(int(kw.get("warmup_steps", 1000)), cap)
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer or self.optimizer, partial(_factor_at, total=num_training_steps, **kw))
+            self._created_lr_scheduler = True
         if self.lr_scheduler is None:
             self.lr_scheduler = torch.optim.lr_scheduler.StepLR(
                 optimizer or self.optimizer, step_size=int(self.schedule.get("step_size", 100_000)),
                 gamma=float(self.schedule.get("gamma", 1.0)))
             self._created_lr_scheduler = True
         return self.lr_scheduler
+
+
+def _factor_at(step: int, **kw) -> float:      # module-level: LambdaLR state stays picklable
+    return warmup_cosine_factor(step, **kw)
 
 
 class CsvLogCallback(TrainerCallback):
@@ -139,11 +173,11 @@ def training_arguments(recipe: Recipe, output_dir: str | os.PathLike, progress: 
         raise RecipeError(f"{recipe.path or recipe.name}: training.{unknown[0]} is not a transformers."
                           f"TrainingArguments field (unknown: {unknown})")
     schedule = recipe.section("schedule")
-    if schedule.get("type", "step") != "step":
+    if schedule.get("type", "step") not in OWN_SCHEDULES:
         kw["lr_scheduler_type"] = schedule["type"]
         kw["lr_scheduler_kwargs"] = {k: v for k, v in schedule.items() if k != "type"}
     else:
-        kw["lr_scheduler_type"] = "constant"           # replaced by StepLR in RecipeTrainer.create_scheduler
+        kw["lr_scheduler_type"] = "constant"           # replaced in RecipeTrainer.create_scheduler
     others = [r for r in (recipe.get("training", "report_to") or []) if r != "tensorboard"]
     kw.setdefault("dataloader_pin_memory", torch.cuda.is_available())
     return TrainingArguments(output_dir=str(output_dir), remove_unused_columns=False, disable_tqdm=not progress,
@@ -152,12 +186,14 @@ def training_arguments(recipe: Recipe, output_dir: str | os.PathLike, progress: 
 
 def fit(model, recipe: Recipe, out: str | os.PathLike, train_dataset, *, eval_dataset=None,
         data_collator: Callable = collate, compute_loss_func: Callable | None = None, resume: bool = False,
-        progress: bool = True, callbacks: Sequence[TrainerCallback] = ()) -> RecipeTrainer:
+        progress: bool = True, callbacks: Sequence[TrainerCallback] = (),
+        trainer_class: type[RecipeTrainer] | None = None, trainer_kwargs: dict | None = None) -> RecipeTrainer:
     """Train ``model`` with the recipe; checkpoints go to ``out/checkpoints``, the CSV log to
     ``out/training_log.csv`` and TensorBoard events (``report_to: [tensorboard]``) to ``out/tensorboard``.
 
     ``resume=True`` continues from the last checkpoint under ``out/checkpoints`` (optimizer, scheduler, RNG
-    and data order restored). Returns the trainer (``trainer.state.log_history`` holds the log).
+    and data order restored). ``trainer_class`` (a :class:`RecipeTrainer` subclass) with ``trainer_kwargs`` plugs
+    in a task's own data loading or loss. Returns the trainer (``trainer.state.log_history`` holds the log).
     """
     out = Path(out)
     args = training_arguments(recipe, out / CHECKPOINTS, progress)
@@ -173,9 +209,10 @@ def fit(model, recipe: Recipe, out: str | os.PathLike, train_dataset, *, eval_da
             raise FileNotFoundError(f"--resume: no checkpoint under {args.output_dir}; run without --resume to "
                                     "start training")
         log.info("resuming from %s", checkpoint)
-    trainer = RecipeTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                            data_collator=data_collator, compute_loss_func=compute_loss_func,
-                            callbacks=[*extra, *callbacks], schedule=recipe.section("schedule"))
+    trainer = (trainer_class or RecipeTrainer)(
+        model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, data_collator=data_collator,
+        compute_loss_func=compute_loss_func, callbacks=[*extra, *callbacks], schedule=recipe.section("schedule"),
+        **(trainer_kwargs or {}))
     if not progress:
         trainer.remove_callback(PrinterCallback)         # no per-log prints either when bars are off
     trainer.train(resume_from_checkpoint=checkpoint)
