@@ -127,7 +127,7 @@ def test_oks_ap_perfect_and_known_perturbation():
     boxes = np.tile([150.0, 100.0, 400.0, 600.0], (n, 1))
     res = metrics.oks_ap(target.copy(), np.ones(n), target, vis, boxes)
     assert all(res[s]["AP"] == pytest.approx(1.0) for s in metrics.OKS_SUBSETS)
-    # shift every keypoint so that each OKS term equals o = 0.72 (formula of FACTS.md section 5):
+    # shift every keypoint so that each OKS term equals o = 0.72 (pycocotools cocoeval.computeOks):
     # d^2 = -2 ln(o) * area * (2 sigma)^2  ->  OKS = 0.72, matched at thresholds .50 ... .70 -> AP = 5/10
     o, area = 0.72, 400.0 * 600.0
     d = np.sqrt(-2 * np.log(o) * area * (2 * skeleton.OKS_SIGMAS) ** 2)

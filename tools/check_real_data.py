@@ -322,7 +322,7 @@ def check_openpose_json(root: Path) -> bool:
 
 # --- triangulation on the real 4-camera capture ---------------------------------------------------------
 def _pose2sim_best_cameras(root: Path, uv: np.ndarray, sc: np.ndarray) -> np.ndarray:
-    """Pose2Sim's ``triangulation_from_best_cameras`` per point, with its defaults (FACTS.md section 8:
+    """Pose2Sim's ``triangulation_from_best_cameras`` per point, with its defaults (Pose2Sim Config.toml, [triangulation]:
     likelihood 0.3, reprojection 15 px, cameras dropped one at a time down to 2, no L/R swap, no
     undistortion) and its own projection matrices (metres) -> (T, J, 3) world mm, NaN where it fails."""
     common = _pose2sim_common()
