@@ -4,16 +4,21 @@ temporal smoothness term, forward kinematics of the virtual vertebral markers.
 Units: marker tables (T, M, 3) in world millimetres (Z-up) at the interfaces, converted to OpenSim's
 metres / Y-up ground inside; coordinates in radians (rotations) and metres (translations).
 
-Temporal smoothness. The paper's IK objective adds ``lambda * ||D q||^2``. OpenSim's IK solves each frame
-alone, so we solve it in two stages: OpenSim IK per frame, then the exact minimiser of
-``||q - q_IK||^2 + lambda * ||D2 q||^2`` over the whole sequence (second differences, a Whittaker
-smoother; one banded linear solve per coordinate, all coordinates at once), then the coupler constraints
-are re-applied. This treats the marker term as locally quadratic around the IK solution; ``lambda = 0``
-skips the step.
+Temporal smoothness. The paper's IK objective adds ``lambda * ||D q||^2``. Two backends:
+
+* ``batched`` (default, :func:`inverse_kinematics_batched`): :class:`simspine_hub.osim.ik.BatchedIK` minimises
+  ``sum_m w_m ||z_m - z_m(q_t)||^2 + lambda * ||D2 q||^2`` (metres, radians; second differences over all
+  62 coordinates) jointly over each sequence, couplers substituted exactly;
+* ``opensim``: OpenSim's IK tool solves each frame alone, so the temporal term is a second stage: the exact
+  minimiser of ``||q - q_IK||^2 + lambda * ||D2 q||^2`` over the whole sequence (a Whittaker smoother; one
+  banded linear solve per coordinate, all coordinates at once), then the couplers are re-applied. This
+  treats the marker term as locally quadratic with unit curvature around the IK solution, so the same
+  ``lambda`` weighs smoothness differently in the two backends. ``lambda = 0`` skips the step.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +33,7 @@ from simspine_hub.osim.model import SIMSPINE_MARKERS, SpineModel, model_file
 from simspine_hub.units import MM_PER_M, kinematics_to_radians, yup_m_to_zup_mm, zup_mm_to_yup_m
 
 __all__ = ["IK_WEIGHTS", "IK_MARKERS", "H36M_IK_SOURCES", "merge_markers", "estimate_scale", "scale_model",
+           "ik_start_pose", "inverse_kinematics_batched",
            "inverse_kinematics", "smooth_coordinates", "forward_markers"]
 
 #: IK weight per marker (dfki-av/simspine setup, FACTS.md section 2): Human3.6M shoulders and hips 2,
@@ -101,6 +107,52 @@ def _neutral(model: SpineModel) -> np.ndarray:
     return q
 
 
+def ik_start_pose(model: SpineModel) -> np.ndarray:
+    """(62,) pose batched IK starts from: the model's defaults with the arms down (``arm_add`` 0). The paper
+    model's default holds the arms abducted 90 deg, the shoulder's gimbal singularity, from which the two
+    equivalent shoulder solutions are equally near; from the arms-down pose the anatomical one is nearer."""
+    return _neutral(model)
+
+
+@functools.lru_cache(maxsize=8)
+def _batched_solver(path: str, mtime: int, names: tuple[str, ...], weights: tuple[float, ...], device: str):
+    from simspine_hub.osim.ik import BatchedIK
+
+    model = SpineModel(path)
+    return BatchedIK(model.tree, names, np.array(weights), device=device), ik_start_pose(model)
+
+
+def inverse_kinematics_batched(model_path: str | os.PathLike, runs: list[np.ndarray], names: list[str],
+                               weights: dict[str, float] | None = None, lam: float = 0.0,
+                               device: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batched IK (:class:`~simspine_hub.osim.ik.BatchedIK`) of several runs of world-mm markers at once.
+
+    Args:
+        model_path: scaled .osim carrying the markers.
+        runs: list of (T, M, 3) world mm (Z-up); NaN markers leave their frame's sum.
+        names: the M marker names; weights: per marker (default :data:`IK_WEIGHTS`).
+        lam: weight of ``||D2 q||^2`` (solved jointly over each run; 0: per-frame IK).
+        device: torch device (default: CUDA when torch sees a GPU, else the CPU).
+    Returns:
+        per run: q (T, 62) radians / metres, and the marker RMS per frame (T,) mm, unweighted, as OpenSim
+        reports it.
+    """
+    import torch
+
+    weights = weights or IK_WEIGHTS
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path = Path(model_path)
+    ik, start = _batched_solver(str(path), path.stat().st_mtime_ns, tuple(names),
+                                tuple(float(weights.get(n, 1.0)) for n in names), device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # same numbers in every process (thread count changes summation order)
+    try:
+        res = ik.solve([zup_mm_to_yup_m(r) for r in runs], lam=lam, start_pose=start)
+    finally:
+        torch.set_num_threads(threads)
+    return [(r.q, r.marker_rms * MM_PER_M) for r in res]
+
+
 def scale_model(factor: float, out_path: str | os.PathLike, mass_kg: float | None = None,
                 base: str | os.PathLike | None = None) -> Path:
     """Scale the paper's model uniformly with OpenSim (``Model.scale``), markers included; write .osim.
@@ -114,14 +166,15 @@ def scale_model(factor: float, out_path: str | os.PathLike, mass_kg: float | Non
 
 
 def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, names: list[str], fs: float,
-                       weights: dict[str, float] | None = None, workdir: str | os.PathLike | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       weights: dict[str, float] | None = None, workdir: str | os.PathLike | None = None,
+                       accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """OpenSim InverseKinematicsTool on world-mm markers.
 
     Args:
         model_path: scaled .osim carrying the markers.
         markers_mm: (T, M, 3) world mm (Z-up); NaN markers are ignored in their frames by OpenSim.
         names: the M marker names; fs: frame rate (Hz).
+        accuracy: the tool's convergence setting (OpenSim's default, 1e-5, when None).
     Returns:
         q (T, 62) radians / metres, and the per-frame marker RMS error (T,) in mm.
     """
@@ -141,6 +194,8 @@ def inverse_kinematics(model_path: str | os.PathLike, markers_mm: np.ndarray, na
         ik.setResultsDir(str(tmp))
         ik.setOutputMotionFileName(str(tmp / "ik.mot"))
         ik.set_report_errors(True)
+        if accuracy is not None:
+            ik.set_accuracy(float(accuracy))
         tasks = ik.getIKTaskSet()
         for n in names:
             task = osim.IKMarkerTask()
