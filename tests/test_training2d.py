@@ -333,6 +333,9 @@ def test_bad_input_gets_one_clear_error(kw, coco, tmp_path):
     with pytest.raises(Data2DError, match="one folder per file"):
         train_2d("spinepose-s", out=tmp_path / "x", spinetrack=[coco, coco], spinetrack_images=[tmp_path, tmp_path,
                                                                                                    tmp_path])
+    with pytest.raises(Data2DError, match="one ratio per source"):
+        train_2d("spinepose-s", out=tmp_path / "x", spinetrack=[coco, coco], spinetrack_images=[coco.parent / "images"],
+                 overrides={"data": {"source_ratio": [1]}}, progress=False)
     with pytest.raises(Data2DError, match="fraction"):
         simspine_rows("train", fraction=1.5, frames_dir=tmp_path, **kw)
     create_model("hrnet-w32", backbone="hrnet_w18_small", in_channels=18).save_pretrained(tmp_path / "hrnet")

@@ -6,7 +6,8 @@ the crop pads it by ``BOX_PADDING`` = 1.25 as at inference), 37 keypoints (px) a
 * SIMSPINE (:func:`simspine_rows`): the ``views2d`` config of the dataset builder, one row per frame and camera,
   37 points projected with lens distortion, visibility, the person box (the builder's box is the tight box of
   the visible points padded by ``box_padding``; it is unpadded here). ``fraction`` picks that share of the usable
-  rows (a finite box and a visible point) once, with a seed (the paper's 2 %). Images come either from
+  rows (a finite box and a visible point) once, with a seed (the paper's 2 %: "about 31 k images", i.e. 2 % of the
+  1.56 M train-split camera images). Images come either from
   pre-extracted frames (``images_root`` + the builder's ``image_path`` under ``image_naming``: the SIMSPINE
   authors' or mmpose's convention) or are decoded from the Human3.6M videos with the builder's own
   ``decode_frames`` (the ``decode_frames=True`` path, for the picked frames only) into ``frames_dir``, laid out

@@ -33,6 +33,8 @@ KEYPOINT_SCORE_THR = 0.2        # mmpose CocoMetric(keypoint_score_thr=0.2)
 def predict_rows(model, rows: PersonRows, flip_test: bool = True, batch_size: int = 32,
                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Run a 2D model on every row's box -> keypoints (N, K, 2) image px and scores (N, K)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
     from simspine_hub.models.processing import PoseImageProcessor
@@ -42,14 +44,15 @@ def predict_rows(model, rows: PersonRows, flip_test: bool = True, batch_size: in
     model.eval()
     kps, scores = [], []
     try:
-        for a in tqdm(range(0, len(rows), batch_size), desc=f"predicting {rows.name}", disable=not progress,
-                      unit="batch"):
-            sel = range(a, min(a + batch_size, len(rows)))
-            images = [read_image(rows.image_files[i]) for i in sel]
-            kp, sc, _ = processor.predict(model, images, [rows.boxes[i][None] for i in sel], flip_test=flip_test,
-                                          batch_size=batch_size)
-            kps.append(kp)
-            scores.append(sc)
+        with ThreadPoolExecutor(max_workers=4) as pool:      # OpenCV decodes without the GIL
+            for a in tqdm(range(0, len(rows), batch_size), desc=f"predicting {rows.name}", disable=not progress,
+                          unit="batch"):
+                sel = range(a, min(a + batch_size, len(rows)))
+                images = list(pool.map(read_image, [rows.image_files[i] for i in sel]))
+                kp, sc, _ = processor.predict(model, images, [rows.boxes[i][None] for i in sel],
+                                              flip_test=flip_test, batch_size=batch_size)
+                kps.append(kp)
+                scores.append(sc)
     finally:
         model.train(was_training)
     k = skeleton.NUM_KEYPOINTS

@@ -222,8 +222,12 @@ def _subject_kwargs(recipe: Recipe) -> dict:
 
 
 def _sampler(recipe: Recipe, sources: list[PersonRows]) -> MixedBatchSampler:
+    """The batch sampler: the recipe's source ratio, its first entries when fewer sources are given."""
     ratio = recipe.get("data", "source_ratio")
-    ratio = list(ratio)[:len(sources)] if ratio is not None and len(ratio) >= len(sources) else None
+    if ratio is not None and len(ratio) < len(sources):
+        raise Data2DError(f"source ratio {list(ratio)} has fewer entries than the {len(sources)} sources "
+                          f"({', '.join(s.name for s in sources)}); give one ratio per source (--source-ratio)")
+    ratio = list(ratio)[:len(sources)] if ratio is not None else None
     return MixedBatchSampler([len(s) for s in sources], int(recipe.get("training", "per_device_train_batch_size")),
                              ratio, recipe.get("data", "mixing", "batch"), int(recipe.get("training", "seed", 0)))
 
@@ -262,13 +266,13 @@ def train_2d(model: str | os.PathLike = "spinepose-m", *, out: str | os.PathLike
     sources = load_sources(recipe, h36m_root=h36m_root, annotations=annotations, spinetrack=spinetrack,
                            spinetrack_images=spinetrack_images, simspine_images=simspine_images,
                            frames_dir=frames_dir, cache_dir=cache_dir, progress=progress)
+    sampler = _sampler(recipe, sources)
     net = build_model_2d(recipe, init, **(arch_overrides or {}))
     codec = codec_for(net.config).name
     input_size = tuple(getattr(net.config, "input_size", (256, 192)))
     dataset = TopdownDataset(sources, input_size, udp=codec == "udp", seed=int(recipe.get("training", "seed", 0)),
                              image_mean=getattr(net.config, "image_mean", None) or (123.675, 116.28, 103.53),
                              image_std=getattr(net.config, "image_std", None) or (58.395, 57.12, 57.375))
-    sampler = _sampler(recipe, sources)
     if preview:
         from simspine_hub.training.augment2d import write_preview
 
@@ -306,11 +310,14 @@ def train_2d(model: str | os.PathLike = "spinepose-m", *, out: str | os.PathLike
 
 
 def _data_label(h36m_root, annotations, sources: list[PersonRows]) -> str:
+    """``twin`` when any input is the synthetic twin, else ``SIMSPINE`` (or ``SpineTrack`` without SIMSPINE)."""
     from simspine_hub.training.lifter import data_label_for
 
     if h36m_root is not None and data_label_for(h36m_root, annotations) == "twin":
         return "twin"
-    return "twin" if any(s.name == "twin-coco" for s in sources) else "SIMSPINE"
+    if any(s.name == "twin-coco" for s in sources):
+        return "twin"
+    return "SIMSPINE" if h36m_root is not None else "SpineTrack"
 
 
 def _evaluate(model, recipe: Recipe, ev: dict, label: str) -> dict:
