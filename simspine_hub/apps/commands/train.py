@@ -1,4 +1,4 @@
-"""`simspine train <what>`: train a model with a recipe (``simspine train lifter``; ``simspine train 2d`` next).
+"""`simspine train <what>`: train a model with a recipe (``simspine train lifter``, ``simspine train 2d``).
 
 Each trainer is one module ``simspine_hub/apps/commands/_train_<name>.py`` exposing ``NAME``,
 ``add_parser(subparsers) -> ArgumentParser`` and ``run(args) -> int``; this module only discovers and assembles
@@ -22,7 +22,7 @@ def _trainers() -> list:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("train", help="train a model with a recipe (lifter; see simspine train -h)",
+    p = sub.add_parser("train", help="train a model with a recipe (lifter, 2d; see simspine train -h)",
                        description=__doc__.splitlines()[0])
     inner = p.add_subparsers(dest="trainer", required=True, metavar="{" + ",".join(m.NAME for m in _trainers()) + "}")
     for module in _trainers():
