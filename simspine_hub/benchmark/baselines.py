@@ -2,7 +2,6 @@
 
 * Multiview: the paper's weighted linear triangulation (DLT) of the 37 points from the four cameras, on
   ground-truth 2D (the oracle) or on 2D with Gaussian pixel noise.
-* Lifting: a short SimpleBaseline3D run (the demo's; the training package replaces it).
 * Angles: the mean training pose, and the paper's L5_S1-driven lumbar coupling applied to a prediction.
 """
 
@@ -19,8 +18,7 @@ from simspine_hub.io import h36m
 from simspine_hub.simulation.triangulation import triangulate_dlt
 from simspine_hub.units import kinematics_to_degrees, kinematics_to_radians
 
-__all__ = ["triangulation_baseline", "lifting_baseline", "mean_pose_angles", "apply_lumbar_coupling",
-           "lumbar_coupling_reference"]
+__all__ = ["triangulation_baseline", "mean_pose_angles", "apply_lumbar_coupling", "lumbar_coupling_reference"]
 
 
 def triangulation_baseline(gt2d: GroundTruth, h36m_root: str, noise_px: float = 0.0, seed: int = 0) -> dict:
@@ -49,63 +47,6 @@ def triangulation_baseline(gt2d: GroundTruth, h36m_root: str, noise_px: float = 
         uv = uv + rng.normal(scale=noise_px, size=uv.shape) if noise_px > 0 else uv
         points[sel] = triangulate_dlt(uv, [cams[c] for c in h36m.CAMERA_IDS])
     return get_task("multiview").predictions_table(frames, points)
-
-
-def _lifting_pairs(gt2d: GroundTruth, gt3d: GroundTruth, h36m_root: str) -> tuple[np.ndarray, np.ndarray, RowKeys]:
-    """Aligned camera-normalised 2D (N, 37, 2), root-relative camera 3D (N, 37, 3) mm, and keys."""
-    idx = gt3d.keys.locate(gt2d.keys)
-    if (idx < 0).any():
-        raise ValueError(f"{int((idx < 0).sum())} lifting rows have no 2D ground truth, e.g. {gt3d.keys[int(np.argmin(idx))]}")
-    data = h36m.Human36M(h36m_root)
-    wh = np.empty((len(idx), 2))
-    for subject in np.unique(gt3d.keys.subject):
-        cams = data.cameras(str(subject))
-        for cam in h36m.CAMERA_IDS:
-            wh[(gt3d.keys.subject == subject) & (gt3d.keys.camera == cam)] = cams[cam].size
-    uv = gt2d.target[idx]
-    norm = uv / wh[:, None, :1] * 2 - np.stack([np.ones(len(wh)), wh[:, 1] / wh[:, 0]], -1)[:, None, :]
-    return norm, gt3d.target, gt3d.keys
-
-
-def lifting_baseline(train: tuple[GroundTruth, GroundTruth], test: tuple[GroundTruth, GroundTruth], h36m_root: str,
-                     variant: str = "lifter-full37", steps: int = 400, batch_size: int = 256, lr: float = 1e-3,
-                     seed: int = 0, save_to: str | None = None) -> tuple[dict, object]:
-    """Train SimpleBaseline3D on (2D, lifting) ground truth of the train split; predict the test split.
-
-    Returns (lifting predictions table, the trained model). A short run meant for the twin and for checks,
-    not the paper's schedule.
-    """
-    import torch
-
-    from simspine_hub.models import create_model
-
-    torch.manual_seed(seed)
-    x_tr, y_tr, _ = _lifting_pairs(*train, h36m_root)
-    x_te, _, keys = _lifting_pairs(*test, h36m_root)
-    model = create_model(variant)
-    ids = list(model.config.keypoints)
-    xt = torch.tensor(x_tr[:, ids], dtype=torch.float32)
-    yt = torch.tensor(y_tr[:, ids], dtype=torch.float32)
-    model.set_statistics(xt, yt)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 3), gamma=0.3)
-    keep = [i for i in range(len(ids)) if i != model.root_index]
-    model.train()
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        b = torch.randint(0, len(xt), (min(batch_size, len(xt)),), generator=gen)
-        pred = model(keypoints_2d=xt[b]).keypoints_3d
-        loss = (((pred - yt[b])[:, keep] / model.std_3d) ** 2).mean()   # MSE on standardised targets
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
-    with torch.no_grad():
-        out = model(keypoints_2d=torch.tensor(x_te[:, ids], dtype=torch.float32)).keypoints_3d.numpy()
-    if save_to:
-        model.save_pretrained(save_to)
-    return get_task("lifting").predictions_table(keys, out), model
 
 
 def mean_pose_angles(train: GroundTruth, test: GroundTruth) -> dict:

@@ -5,14 +5,15 @@ frame; (N, 37 or 15, 3) root-relative camera-frame mm). The ``angles`` task has 
 sequence, frame; (N, 62) degrees / mm), so the per-camera angle predictions of a frame are averaged: rotations
 as a circular mean (the mean of unit vectors, so 179 and -179 average to 180), translations arithmetically.
 
-Reference rows (same evaluation, no learning or a structural prior):
+Reference rows (the same evaluation):
 
-* the **mean training pose**: every test row gets the mean of the training targets (root-relative 3D; or the
-  kinematics, rotations as circular means);
-* the **L5_S1-driven coupling** (angles): the model's predictions with the 15 upper lumbar axes and Abs_r1..3
-  replaced by the paper model's linear coupling to the three L5_S1 axes. The coupling is read off the training
-  kinematics by least squares (the released coordinates satisfy the couplers exactly; the fit's residual is
-  reported), so it needs neither OpenSim nor the .osim file.
+* lifting: the **mean training pose** (every test row gets the mean root-relative training pose);
+* angles, with the benchmark's baselines (:mod:`simspine_hub.benchmark.baselines`): the **mean training pose**;
+  the paper's **L5_S1-driven coupling** (the mean pose with the true L5_S1 and every coupled axis recomputed
+  through the model's couplers: on coupler-consistent data its lumbar errors are zero, so the 15 coupled lumbar
+  axes carry nothing beyond L5_S1); and the trained model with its **own** L5_S1 driving the coupled axes (does
+  enforcing the coupling change its lumbar error?). The couplers are read from the paper's .osim
+  (:func:`simspine_hub.osim.xml.read_osim`), no OpenSim needed.
 """
 
 from __future__ import annotations
@@ -20,17 +21,26 @@ from __future__ import annotations
 import numpy as np
 
 from simspine_hub import skeleton
-from simspine_hub.benchmark.leaderboard import evaluate, load_ground_truth
-from simspine_hub.training.lifting_data import LiftingSplit
+from simspine_hub.benchmark import baselines
+from simspine_hub.benchmark.leaderboard import evaluate
+from simspine_hub.benchmark.tasks import GroundTruth, get_task
+from simspine_hub.training.lifting_data import LiftingSplit, arrow_columns
 
-__all__ = ["lifting_predictions", "angles_predictions", "score", "mean_pose", "mean_kinematics",
-           "LumbarCoupling", "fit_lumbar_coupling", "LUMBAR_DEPENDENT", "L5_S1"]
+__all__ = ["ground_truth", "lifting_predictions", "angles_predictions", "mean_pose", "score",
+           "lifting_references", "angles_references", "model_couplers"]
 
-L5_S1 = tuple(skeleton.KINEMATIC_AXES.index(f"L5_S1_{d}") for d in ("Flex_Ext", "Lat_Bending", "axial_rotation"))
-#: Axes the paper's model drives from L5_S1: the upper lumbar levels and the abdominal rotations.
-LUMBAR_DEPENDENT = tuple(i for i, a in enumerate(skeleton.KINEMATIC_AXES)
-                         if a.startswith(("L4_L5", "L3_L4", "L2_L3", "L1_L2", "L1_T12", "Abs_r")))
 _ROT = np.asarray(skeleton.ROTATIONAL)
+
+
+def ground_truth(task: str, split: str = "test", **dataset_kwargs) -> GroundTruth:
+    """The task's ground truth, built by the task itself (``Task.build``) from the dataset read through Arrow in
+    bulk (:func:`~simspine_hub.training.lifting_data.arrow_columns`; the same result as
+    ``benchmark.leaderboard.load_ground_truth``, whose row-by-row numpy conversion is slow on (N, 37, 3) columns)."""
+    from simspine_hub.dataset.builder import load_dataset
+
+    t = get_task(task)
+    ds = load_dataset("simspine", t.dataset_config, split=split, **dataset_kwargs)
+    return t.build(arrow_columns(ds, list(ds.column_names)), dataset_kwargs)
 
 
 def lifting_predictions(split: LiftingSplit, keypoints_3d: np.ndarray) -> dict[str, np.ndarray]:
@@ -63,12 +73,9 @@ def angles_predictions(split: LiftingSplit, kinematics: np.ndarray) -> dict[str,
             "kinematics": out}
 
 
-def score(task: str, predictions: dict[str, np.ndarray], *, label: str, data_label: str, ground_truth=None,
-          **dataset_kwargs) -> tuple[dict, object]:
-    """Evaluate a predictions table with the leaderboard (ground truth built from ``dataset_kwargs`` unless
-    given); returns (result dict, ground truth) so that references can reuse the ground truth."""
-    gt = ground_truth if ground_truth is not None else load_ground_truth(task, "test", **dataset_kwargs)
-    return evaluate(task, predictions, gt, label=label, data_label=data_label), gt
+def score(task: str, predictions: dict[str, np.ndarray], gt: GroundTruth, *, label: str, data_label: str) -> dict:
+    """Evaluate a predictions table with the leaderboard's ``evaluate``."""
+    return evaluate(task, predictions, gt, label=label, data_label=data_label)
 
 
 def mean_pose(train: LiftingSplit, test: LiftingSplit) -> np.ndarray:
@@ -77,39 +84,27 @@ def mean_pose(train: LiftingSplit, test: LiftingSplit) -> np.ndarray:
     return np.broadcast_to(mean, (len(test), *mean.shape)).copy()
 
 
-def mean_kinematics(train: LiftingSplit, n: int) -> np.ndarray:
-    """(n, 62) copies of the mean training kinematics (circular mean on rotations; deg / mm)."""
-    kin = train.kinematics.astype(np.float64)
-    mean = np.nanmean(kin, axis=0)
-    rad = np.deg2rad(kin[:, _ROT])
-    mean[_ROT] = np.rad2deg(np.arctan2(np.nanmean(np.sin(rad), 0), np.nanmean(np.cos(rad), 0)))
-    return np.broadcast_to(mean, (n, len(mean))).copy()
+def lifting_references(train: LiftingSplit, test: LiftingSplit) -> list[tuple[str, dict]]:
+    """(label, predictions table) of the lifting reference rows."""
+    return [("mean training pose", lifting_predictions(test, mean_pose(train, test)))]
 
 
-class LumbarCoupling:
-    """Linear map from the 3 L5_S1 axes (deg) to the :data:`LUMBAR_DEPENDENT` axes (deg): ``coef`` (4, D)
-    with the intercept in the last row; ``residual_deg`` the fit's RMS residual on the training data."""
+def model_couplers():
+    """The linear coordinate couplers of the paper's OpenSim model (read from its .osim XML)."""
+    from simspine_hub.osim.model import model_file
+    from simspine_hub.osim.xml import read_osim
 
-    def __init__(self, coef: np.ndarray, residual_deg: float):
-        self.coef, self.residual_deg = coef, residual_deg
-
-    def apply(self, kinematics: np.ndarray) -> np.ndarray:
-        """(N, 62) deg / mm -> a copy with the dependent lumbar axes set from the row's L5_S1 axes."""
-        out = np.array(kinematics, np.float64)
-        design = np.concatenate([out[:, list(L5_S1)], np.ones((len(out), 1))], 1)
-        out[:, list(LUMBAR_DEPENDENT)] = design @ self.coef
-        return out
+    return [c for c in read_osim(model_file()).couplers if c.enforced]
 
 
-def fit_lumbar_coupling(kinematics: np.ndarray) -> LumbarCoupling:
-    """Least-squares coupling of the dependent lumbar axes to L5_S1 from (N, 62) training kinematics (deg)."""
-    kin = np.asarray(kinematics, np.float64)
-    cols = list(L5_S1) + list(LUMBAR_DEPENDENT)
-    kin = kin[np.isfinite(kin[:, cols]).all(1)]
-    if len(kin) < 4:
-        raise ValueError(f"fit_lumbar_coupling: {len(kin)} labelled training frames; at least 4 are needed")
-    design = np.concatenate([kin[:, list(L5_S1)], np.ones((len(kin), 1))], 1)
-    target = kin[:, list(LUMBAR_DEPENDENT)]
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    residual = float(np.sqrt(np.mean((design @ coef - target) ** 2)))
-    return LumbarCoupling(coef, residual)
+def angles_references(table: dict, train_gt: GroundTruth, test_gt: GroundTruth,
+                      name: str) -> list[tuple[str, dict]]:
+    """(label, predictions table) of the angles reference rows (see the module docstring); ``table`` holds the
+    model's predictions."""
+    couplers = model_couplers()
+    mean = baselines.mean_pose_angles(train_gt, test_gt)
+    own = {**table, "kinematics": baselines.apply_lumbar_coupling(table["kinematics"], couplers)}
+    return [("mean training pose", mean),
+            ("L5_S1-driven coupling (mean pose, true L5_S1, coupled axes from the .osim couplers)",
+             baselines.lumbar_coupling_reference(test_gt, couplers, mean)),
+            (f"{name} with its own L5_S1 driving the coupled axes", own)]

@@ -24,7 +24,7 @@ from simspine_hub.io import h36m
 from simspine_hub.io.files import write_text
 from simspine_hub.training import evaluation
 from simspine_hub.training.card import plot_learning_curve, write_model_card
-from simspine_hub.training.lifting_data import LiftingSplit, load_lifting_split
+from simspine_hub.training.lifting_data import LiftingSplit, frame_stride, load_lifting_split
 from simspine_hub.training.recipe import Recipe, RecipeError, load_recipe
 from simspine_hub.training.trainer import ArrayDataset, fit
 
@@ -188,33 +188,28 @@ def _finish(run: LifterRun, train: LiftingSplit, test: LiftingSplit, kw: dict, i
             model_name: str | None, data_label: str) -> None:
     """Save the model, evaluate it and the reference rows, write results, recipe, curve and card."""
     from simspine_hub.benchmark.leaderboard import save_results
-    from simspine_hub.training.lifting_data import frame_stride
 
     recipe, task, out = run.recipe, run.recipe.task, run.out
     kp = recipe.get("model", "keypoints")
     name = model_name or (f"SimpleBaseline3D {kp} ({input_2d} 2D)" if task == "lifting"
                           else f"SimpleBaseline3D-angles {kp} ({input_2d} 2D)")
     run.model.save_pretrained(out)
-    gt_kw = dict(kw)
-    stride = frame_stride(recipe.get("data", "eval_hz"))
-    if stride > 1:
-        gt_kw["frame_stride"] = stride
+    gt_kw, train_kw = dict(kw), dict(kw)                # frame_stride left out when 1 (shared datasets cache)
+    for kwargs, key in ((gt_kw, "eval_hz"), (train_kw, "sample_hz")):
+        if frame_stride(recipe.get("data", key)) > 1:
+            kwargs["frame_stride"] = frame_stride(recipe.get("data", key))
     pred = predict(run.model, test, task)
+    gt = evaluation.ground_truth(task, "test", **gt_kw)
     if task == "lifting":
-        run.result, gt = evaluation.score(task, evaluation.lifting_predictions(test, pred), label=name,
-                                          data_label=data_label, **gt_kw)
-        refs = [("mean training pose", evaluation.lifting_predictions(test, evaluation.mean_pose(train, test)))]
+        table = evaluation.lifting_predictions(test, pred)
+        refs = evaluation.lifting_references(train, test)
     else:
         table = evaluation.angles_predictions(test, pred)
-        run.result, gt = evaluation.score(task, table, label=name, data_label=data_label, **gt_kw)
-        coupling = evaluation.fit_lumbar_coupling(train.kinematics)
-        refs = [("mean training pose", {**table, "kinematics": evaluation.mean_kinematics(train, len(table["frame"]))}),
-                (f"{name} + L5_S1-driven lumbar coupling (fit residual {coupling.residual_deg:.2g} deg)",
-                 {**table, "kinematics": coupling.apply(table["kinematics"])})]
-    run.references = [evaluation.score(task, t, label=lbl, data_label=data_label, ground_truth=gt)[0]
-                      for lbl, t in refs]
+        refs = evaluation.angles_references(table, evaluation.ground_truth(task, "train", **train_kw), gt, name)
+    run.result = evaluation.score(task, table, gt, label=name, data_label=data_label)
+    run.references = [evaluation.score(task, t, gt, label=lbl, data_label=data_label) for lbl, t in refs]
     save_results(out / "results.json", run.result)
-    for slug, res in zip(("mean_pose", "coupling"), run.references):
+    for slug, res in zip(("mean_pose", "coupling", "own_coupling"), run.references):
         save_results(out / f"reference_{slug}.results.json", res)
     write_text(out / "recipe.yaml", recipe.to_yaml())
     plot_learning_curve(run.log_history, out / "learning_curve.png", f"{name} — {data_label}")

@@ -180,6 +180,8 @@ def training_arguments(recipe: Recipe, output_dir: str | os.PathLike, progress: 
         kw["lr_scheduler_type"] = "constant"           # replaced in RecipeTrainer.create_scheduler
     others = [r for r in (recipe.get("training", "report_to") or []) if r != "tensorboard"]
     kw.setdefault("dataloader_pin_memory", torch.cuda.is_available())
+    if kw.get("bf16") and not torch.cuda.is_available():
+        kw.setdefault("use_cpu", True)                 # bf16 autocast on the CPU (AVX512-BF16 / AMX where present)
     return TrainingArguments(output_dir=str(output_dir), remove_unused_columns=False, disable_tqdm=not progress,
                              report_to=others or "none", **kw)
 

@@ -32,6 +32,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     precision.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
     precision.add_argument("--fp16", action="store_true", help="float16 mixed precision (CUDA)")
     p.add_argument("--no-tensorboard", action="store_true", help="CSV log only")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any recipe value, e.g. training.save_strategy=steps or model.hidden=512 (a JSON value, else a "
+                        "string); repeatable")
     p.add_argument("--cache-dir", help="datasets cache folder")
     p.add_argument("--model-name", help="name in the results and the model card")
     return p
@@ -39,12 +42,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def overrides_from(args: argparse.Namespace) -> dict[str, dict]:
     """Recipe overrides ({section: {key: value}}) from the flags that were given."""
+    import json
+
     training = {"num_train_epochs": args.epochs, "per_device_train_batch_size": args.batch_size,
                 "learning_rate": args.lr, "seed": args.seed, "bf16": args.bf16 or None, "fp16": args.fp16 or None,
                 "report_to": [] if args.no_tensorboard else None}
     data = {"sample_hz": args.sample_hz, "eval_hz": args.eval_hz}
-    return {"training": {k: v for k, v in training.items() if v is not None},
-            "data": {k: v for k, v in data.items() if v is not None}}
+    out = {"training": {k: v for k, v in training.items() if v is not None},
+           "data": {k: v for k, v in data.items() if v is not None}}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. training.save_strategy=steps")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value                          # a plain string, e.g. steps (YAML would read "no" as False)
+        out.setdefault(section, {})[name] = parsed
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
