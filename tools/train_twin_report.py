@@ -1,7 +1,7 @@
 """The lifting recipe on a larger synthetic twin, in one command: Tables 5-6 layouts, learning curves and the
 margin over the mean-pose reference (**every number is a twin result**, not a SIMSPINE/Human3.6M one).
 
-    python tools/train_twin_report.py [--out outputs/train_twin] [--seconds 20] [--steps 600] [--sample-hz 10]
+    python tools/train_twin_report.py [--out outputs/train_twin] [--seconds 12] [--steps 300] [--sample-hz 10]
 
 1. A twin of all seven subjects (S1 S5 S6 S7 S8 train, S9 S11 test), seven motions each, ``--seconds`` per
    sequence at 50 Hz, 3D only (``simspine twin --no-videos``); the lifter's 2D comes from the views2d config,
@@ -115,8 +115,8 @@ def _curves(runs: dict, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("outputs/train_twin"))
-    ap.add_argument("--seconds", type=float, default=20.0, help="seconds per twin sequence (50 Hz)")
-    ap.add_argument("--steps", type=int, default=600, help="optimizer steps per run")
+    ap.add_argument("--seconds", type=float, default=12.0, help="seconds per twin sequence (50 Hz)")
+    ap.add_argument("--steps", type=int, default=300, help="optimizer steps per run")
     ap.add_argument("--sample-hz", type=float, default=10.0, help="training frames per second")
     ap.add_argument("--hidden", type=int, default=1024, help="lifter width (the recipe's 1024)")
     ap.add_argument("--batch-size", type=int, default=256, help="the recipe's 256")

@@ -26,7 +26,7 @@ from simspine_hub.training import evaluation
 from simspine_hub.training.card import plot_learning_curve, write_model_card
 from simspine_hub.training.lifting_data import LiftingSplit, frame_stride, load_lifting_split
 from simspine_hub.training.recipe import Recipe, RecipeError, load_recipe
-from simspine_hub.training.trainer import ArrayDataset, fit
+from simspine_hub.training.trainer import ArrayDataset, fit, last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def train_lifter(config: str | os.PathLike = "full37", *, h36m_root: str | os.Pa
     start = time.perf_counter()
     recipe = resolve_recipe(config, max_steps, overrides)
     out = Path(out)
+    if resume:
+        last_checkpoint(out)                              # fail before loading any data
     det, det_name = _read_detections(detections)
     kw = _data_kwargs(recipe, h36m_root, annotations, cache_dir)
     hz = recipe.get("data", "sample_hz")

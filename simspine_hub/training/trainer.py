@@ -40,7 +40,7 @@ from simspine_hub.training.recipe import Recipe, RecipeError
 log = logging.getLogger(__name__)
 
 __all__ = ["ArrayDataset", "collate", "RecipeTrainer", "CsvLogCallback", "training_arguments", "fit",
-           "warmup_cosine_factor", "CHECKPOINTS", "LOG_CSV", "OWN_SCHEDULES"]
+           "warmup_cosine_factor", "last_checkpoint", "CHECKPOINTS", "LOG_CSV", "OWN_SCHEDULES"]
 
 CHECKPOINTS = "checkpoints"          # sub-folder of the output folder holding Trainer's checkpoints
 LOG_CSV = "training_log.csv"
@@ -204,13 +204,7 @@ def fit(model, recipe: Recipe, out: str | os.PathLike, train_dataset, *, eval_da
     extra = [CsvLogCallback(out / LOG_CSV)]
     if "tensorboard" in (recipe.get("training", "report_to") or []):
         extra.append(_tensorboard_callback(out / "tensorboard"))
-    checkpoint = None
-    if resume:
-        checkpoint = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-        if checkpoint is None:
-            raise FileNotFoundError(f"--resume: no checkpoint under {args.output_dir}; run without --resume to "
-                                    "start training")
-        log.info("resuming from %s", checkpoint)
+    checkpoint = last_checkpoint(out) if resume else None
     trainer = (trainer_class or RecipeTrainer)(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, data_collator=data_collator,
         compute_loss_func=compute_loss_func, callbacks=[*extra, *callbacks], schedule=recipe.section("schedule"),
@@ -219,6 +213,16 @@ def fit(model, recipe: Recipe, out: str | os.PathLike, train_dataset, *, eval_da
         trainer.remove_callback(PrinterCallback)         # no per-log prints either when bars are off
     trainer.train(resume_from_checkpoint=checkpoint)
     return trainer
+
+
+def last_checkpoint(out: str | os.PathLike) -> str:
+    """The newest Trainer checkpoint under ``out/checkpoints``; FileNotFoundError (one clear line) if none."""
+    folder = Path(out) / CHECKPOINTS
+    checkpoint = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if checkpoint is None:
+        raise FileNotFoundError(f"--resume: no checkpoint under {folder}; run without --resume to start training")
+    log.info("resuming from %s", checkpoint)
+    return checkpoint
 
 
 def _tensorboard_callback(log_dir: Path) -> TrainerCallback:
