@@ -161,3 +161,30 @@ def test_cuda_solve_matches_cpu(model, ground_truth):
     for a, b in zip(cpu, gpu):
         assert abs(a.objective - b.objective) <= 1e-6 * a.objective
         assert np.abs(a.q - b.q)[:, LUMBAR].max() < 1e-3
+
+
+def test_simulate_on_ray_writes_the_same_bytes_as_one_process(twin_root, tmp_path):
+    """``simspine simulate --ray``: a local Ray (2 CPUs) runs the IK jobs; every output file equals the
+    single-process run's, byte for byte."""
+    import shutil
+
+    from simspine_hub.simulation.pipeline import simulate_capture
+    from simspine_hub.twin.generator import write_detections
+
+    ray = pytest.importorskip("ray", reason="Ray (the ray extra) is not installed")
+    twin = tmp_path / "twin"
+    shutil.copytree(twin_root, twin, ignore=shutil.ignore_patterns("Videos"))
+    write_detections(twin, split_subjects=("S9",))
+    kw = {"subjects": ["S9"], "progress": False}
+    one = simulate_capture(twin / "h36m", twin / "detections", tmp_path / "one", **kw)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        many = simulate_capture(twin / "h36m", twin / "detections", tmp_path / "ray", ray_address="local", **kw)
+    finally:
+        ray.shutdown()
+    assert one == many and len(one["S9"]) == 3
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    assert len([f for f in files if f.suffix == ".mot"]) == 3
+    for f in files:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "ray" / f).read_bytes(), f

@@ -11,12 +11,16 @@ from types import ModuleType
 
 from simspine_hub.io.files import quiet_stdout
 
-__all__ = ["OpenSimMissingError", "require_opensim", "quiet_stdout", "OPENSIM_EXTRA"]
+__all__ = ["MissingExtraError", "OpenSimMissingError", "require_opensim", "quiet_stdout", "OPENSIM_EXTRA"]
 
 OPENSIM_EXTRA = 'pip install "simspine-hub[opensim]"'
 
 
-class OpenSimMissingError(ImportError):
+class MissingExtraError(ImportError):
+    """An optional dependency of the step asked for is not installed; the message names the extra."""
+
+
+class OpenSimMissingError(MissingExtraError):
     """OpenSim's Python package is not installed (it is the ``opensim`` extra)."""
 
 

@@ -28,7 +28,7 @@ from scipy.linalg import solve_banded
 
 from simspine_hub import skeleton
 from simspine_hub.io import release
-from simspine_hub.osim.backend import quiet_stdout, require_opensim
+from simspine_hub.osim.backend import MissingExtraError, quiet_stdout, require_opensim
 from simspine_hub.osim.model import SIMSPINE_MARKERS, SpineModel, model_file
 from simspine_hub.units import MM_PER_M, kinematics_to_radians, yup_m_to_zup_mm, zup_mm_to_yup_m
 
@@ -137,8 +137,11 @@ def inverse_kinematics_batched(model_path: str | os.PathLike, runs: list[np.ndar
         per run: q (T, 62) radians / metres, and the marker RMS per frame (T,) mm, unweighted, as OpenSim
         reports it.
     """
-    import torch
-
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingExtraError('batched IK needs torch: pip install "simspine-hub[ik]" (or use --ik opensim)') \
+            from exc
     weights = weights or IK_WEIGHTS
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     path = Path(model_path)

@@ -1,9 +1,9 @@
 """The whole simulation (paper Section 3.1) for one subject or a whole capture, writing the release layout.
 
 Per subject: detections -> robust triangulation -> low-pass -> evidence check -> merge with Human3.6M limbs
--> scale the model (OpenSim) -> per sequence: IK (OpenSim) + temporal smoothing -> FK of the 37 virtual
-markers -> QC. Outputs (SIMSPINE raw layout, readable by :class:`simspine_hub.io.release.Release` and the
-dataset builder)::
+-> scale the model (OpenSim) -> per sequence: IK (batched, the temporal term solved jointly; or OpenSim +
+temporal smoothing) -> FK of the 37 virtual markers -> QC. Outputs (SIMSPINE raw layout, readable by
+:class:`simspine_hub.io.release.Release` and the dataset builder)::
 
     <out>/cameras/Calib_<S>.toml   <out>/models/<S>.osim   <out>/positions/<S>/<S>_<ACTION>.trc  (37 markers)
     <out>/kinematics/<S>/<S>_<ACTION>/{<S>_<ACTION>.mot, _ik_marker_errors.sto}
@@ -40,6 +40,7 @@ from simspine_hub.simulation.kinematics import (
     estimate_scale,
     forward_markers,
     inverse_kinematics,
+    inverse_kinematics_batched,
     merge_markers,
     scale_model,
     smooth_coordinates,
@@ -69,6 +70,11 @@ class SimulationConfig:
     use_h36m_limbs: bool = True
     min_spine_markers: int = 8
     min_usable_fraction: float = 0.5
+    ik: str = "batched"         # "batched" (osim.ik, the temporal term solved jointly) or "opensim" (+ 2nd stage)
+
+    def __post_init__(self) -> None:
+        if self.ik not in ("batched", "opensim"):
+            raise ValueError(f"ik must be 'batched' or 'opensim', got {self.ik!r}")
 
 
 class StaleOutputError(ValueError):
@@ -87,13 +93,19 @@ def triangulate_sequence(uv: np.ndarray, scores: np.ndarray, cameras: list[Camer
 
 def _solve_ik(model_path: str, merged: np.ndarray, names: list[str], usable: np.ndarray, cfg: SimulationConfig
               ) -> tuple[np.ndarray, np.ndarray]:
-    """IK + temporal smoothing on each run of usable frames (OpenSim's IK fails on a frame without markers).
+    """IK with the temporal term on each run of usable frames (OpenSim's IK fails on a frame without markers).
 
     Returns q (T, 62) radians / metres and the IK marker RMS (T,) mm, NaN outside the usable runs.
     """
     q = np.full((len(merged), len(skeleton.KINEMATIC_AXES)), np.nan)
     rms = np.full(len(merged), np.nan)
-    for s, e in zip(*runs(usable)):
+    spans = list(zip(*runs(usable)))
+    if cfg.ik == "batched":                              # all runs at once, lambda solved jointly
+        solved = inverse_kinematics_batched(model_path, [merged[s:e] for s, e in spans], names, lam=cfg.smooth_lambda)
+        for (s, e), (q_run, rms_run) in zip(spans, solved):
+            q[s:e], rms[s:e] = q_run, rms_run
+        return q, rms
+    for s, e in spans:
         q_run, rms[s:e] = inverse_kinematics(model_path, merged[s:e], names, cfg.fs_hz)
         q[s:e] = smooth_coordinates(q_run, cfg.smooth_lambda)
     return q, rms
@@ -210,7 +222,11 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool) -> dict:
+def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool, ray_address: str | None = None) -> dict:
+    if ray_address is not None and jobs:
+        from simspine_hub.simulation.ray_jobs import run_on_ray
+
+        return run_on_ray(_ik_job, jobs, ray_address, desc, progress)
     results = {}
     with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not progress) as bar:
         if workers > 1 and len(jobs) > 1:
@@ -227,7 +243,8 @@ def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool) -> dic
 
 
 def _simulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
-                      cfg: SimulationConfig, params: dict, out: Path, workers: int, progress: bool) -> dict:
+                      cfg: SimulationConfig, params: dict, out: Path, workers: int, progress: bool,
+                      ray_address: str | None = None) -> dict:
     """One subject: triangulate the unfinished stems, scale the model, IK jobs -> {stem: QC dict}."""
     todo, results = _triangulate_subject(subject, stems, data, detections, cams, cfg, params, out, progress)
     model_path = out / "models" / f"{subject}.osim"
@@ -237,14 +254,15 @@ def _simulate_subject(subject: str, stems: list[str], data, detections, cams: di
         scale_model(factor, model_path)
     extra = {s: {"triangulated": c, "parameters": params} for s, (_, _, _, c) in todo.items()}
     jobs = [(str(out), subject, s, str(model_path), m, names, u, cfg, extra[s]) for s, (m, names, u, _) in todo.items()]
-    results.update(_run_jobs(jobs, workers, f"{subject} IK", progress))
+    results.update(_run_jobs(jobs, workers, f"{subject} IK", progress, ray_address))
     return {s: results[s] for s in stems if s in results}
 
 
 def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.PathLike, out: str | os.PathLike,
                      subjects: list[str] | None = None, cfg: SimulationConfig | None = None, workers: int = 1,
                      progress: bool = True, write_hdf5: bool = True,
-                     calibration: str | os.PathLike | None = None, overwrite: bool = False) -> dict:
+                     calibration: str | os.PathLike | None = None, overwrite: bool = False,
+                     ray_address: str | None = None) -> dict:
     """Run the pipeline; returns {subject: {stem: qc dict}} for the sequences processed in this run
     (``qc["status"]`` is "ok" or "rejected", with ``qc["reason"]``).
 
@@ -255,7 +273,8 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
         (translations in metres); sequences are the stems found in ``detections/<subject>/`` and every
         marker is triangulated. ``subjects`` names the capture's subject folder(s).
     Finished sequences made with other parameters raise :class:`StaleOutputError` unless ``overwrite``
-    (then the subject's outputs are removed and made again).
+    (then the subject's outputs are removed and made again). ``ray_address`` runs the IK jobs as Ray tasks
+    (``"local"``: a Ray on this machine; else a cluster address; :mod:`.ray_jobs`) instead of ``workers``.
     """
     cfg = cfg or SimulationConfig()
     out = Path(out)
@@ -284,7 +303,7 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
             (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
         release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
         results[subject] = _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams,
-                                             cfg, params, out, workers, progress)
+                                             cfg, params, out, workers, progress, ray_address)
     if write_hdf5 and any((out / "positions").glob("*/*.trc")):                   # something finished
         release.write_release_hdf5(out / "simspine.h5", release.Release(out))
     return results

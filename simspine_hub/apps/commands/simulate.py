@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("simulate", help="the simulation pipeline: 2D -> triangulation -> OpenSim IK -> 37 markers")
+    p = sub.add_parser("simulate", help="the simulation pipeline: 2D -> triangulation -> IK -> 37 markers")
     p.add_argument("--h36m-root", type=Path, help="Human3.6M-layout root (cameras, D3 limbs)")
     p.add_argument("--detections", type=Path, help="2D detections (npz or OpenPose-style JSON folders, or a "
                     "Human3.6M root for its D2 limb points)")
@@ -17,6 +17,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--subjects", nargs="+")
     p.add_argument("--workers", type=int, default=1, help="parallel processes for IK")
+    p.add_argument("--ik", choices=("batched", "opensim"), default="batched",
+                   help="batched: the temporal IK objective solved jointly (torch; CUDA when available); "
+                        "opensim: OpenSim's IK tool + a smoothing stage (needs the opensim extra)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run the IK jobs as Ray tasks: alone, a Ray on this machine; with ADDRESS (e.g. auto, "
+                        "ray://head:10001) an existing cluster; --out must be shared by its nodes (ray extra)")
     p.add_argument("--smooth-lambda", type=float, default=1.0, help="temporal smoothness weight (0: off)")
     p.add_argument("--cutoff-hz", type=float, default=6.0)
     p.add_argument("--no-h36m-limbs", action="store_true", help="use triangulated limbs instead of Human3.6M's")
@@ -50,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("pass --h36m-root (or --calibration with --subjects) and --detections (or --detector), "
                          "or --twin DIR")
     cfg = SimulationConfig(smooth_lambda=args.smooth_lambda, cutoff_hz=args.cutoff_hz,
-                           use_h36m_limbs=not args.no_h36m_limbs)
+                           use_h36m_limbs=not args.no_h36m_limbs, ik=args.ik)
     res = simulate_capture(h36m_root, detections, args.out, args.subjects, cfg, workers=args.workers,
-                           progress=not args.quiet, calibration=args.calibration, overwrite=args.overwrite)
+                           progress=not args.quiet, calibration=args.calibration, overwrite=args.overwrite,
+                           ray_address=args.ray)
     text, usable = summary(res)
     print(text or "nothing to do: every sequence was finished earlier with the same parameters")
     if text and not usable:

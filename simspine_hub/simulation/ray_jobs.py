@@ -1,0 +1,54 @@
+"""Run the simulation's per-sequence IK jobs as Ray tasks (the ``ray`` extra), on a local or existing cluster.
+
+Each job is the same function the single-process run calls (``pipeline._ik_job``), so the outputs are the same
+files, byte for byte; every task writes its sequence atomically (the ``.mot`` last), so a cluster run resumes
+exactly as a local one does. Tasks ask for a share of a GPU where the cluster has GPUs (batched IK then runs on
+CUDA inside the task), else one CPU. ``--out`` must be a folder every node can write (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tqdm.auto import tqdm
+
+from simspine_hub.osim.backend import MissingExtraError
+
+__all__ = ["RayMissingError", "run_on_ray", "RAY_EXTRA"]
+
+RAY_EXTRA = 'pip install "simspine-hub[ray]"'
+GPU_SHARE = 0.25          # four IK tasks share one GPU (a sequence does not fill an H100)
+
+
+class RayMissingError(MissingExtraError):
+    """Ray is not installed (it is the ``ray`` extra)."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayMissingError(f"--ray needs Ray, which is not installed: {RAY_EXTRA}") from exc
+    return ray
+
+
+def run_on_ray(fn: Callable, jobs: list[tuple], address: str, desc: str = "IK", progress: bool = True) -> dict:
+    """``fn(job) -> (key, value)`` for every job as a Ray task -> {key: value}.
+
+    ``address``: ``"local"`` starts (or reuses) a Ray on this machine; anything else is passed to ``ray.init``
+    (``"auto"``, ``"ray://head:10001"``, ...). A Ray already initialised by the caller is used as it is.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False)
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    task = ray.remote(num_cpus=1, num_gpus=GPU_SHARE if gpus > 0 else 0)(fn)
+    pending = [task.remote(job) for job in jobs]
+    results = {}
+    with tqdm(total=len(jobs), desc=f"{desc} (ray)", unit="seq", disable=not progress) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            key, value = ray.get(done[0])
+            results[key] = value
+            bar.update(1)
+    return results
