@@ -68,10 +68,10 @@ def test_every_shipped_recipe_names_a_source_for_every_value(tmp_path):
         load_recipe(tmp_path / "bad.yaml")
 
 
-def test_loss_falls_on_a_fixed_batch(splits):
+def test_loss_falls_on_a_fixed_batch(splits, tmp_path):
     model, x, y = _tiny_model(splits["train"], dropout=0.0)
     batch = ArrayDataset(keypoints_2d=x[:32].repeat(8, 1, 1), labels=y[:32].repeat(8, 1, 1))  # one batch, 8 times
-    trainer = fit(model, _recipe(max_steps=40, per_device_train_batch_size=256, learning_rate=3e-3), "unused",
+    trainer = fit(model, _recipe(max_steps=40, per_device_train_batch_size=256, learning_rate=3e-3), tmp_path / "run",
                   batch, progress=False)
     losses = _losses(trainer)
     assert len(losses) == 40 and losses[-1] < 0.1 * losses[0]
