@@ -57,8 +57,13 @@ def test_compiled_kernel_equals_torch(model, ground_truth):
     w = a._w.expand(len(Z), -1).clone()
     w[3, 5] = 0.0                                                            # a missing marker
     z = torch.tensor(a.vars.variables_of(q)) + 0.05 * torch.randn(len(Z), a.vars.n, dtype=torch.float64)
-    for x, y in zip(a._evaluate(z, Z, w), b._evaluate(z, Z, w)):
+    ea, eb = a._evaluate(z, Z, w), b._evaluate(z, Z, w)
+    for x, y in zip(ea, eb):
         assert torch.allclose(x, y, rtol=1e-12, atol=1e-12)
+    z[:, a.vars.names.index("knee_angle_r")] = 0.0                       # at a bound: the active set
+    mu = torch.full((len(z),), 1e-4, dtype=torch.float64)
+    for x, y in zip(a._step(z, ea[1], ea[2], mu), b._step(z, ea[1], ea[2], mu)):
+        assert torch.allclose(x.double(), y.double(), rtol=1e-9, atol=1e-12)
 
 
 def test_banded_solvers_equal_a_dense_solve():

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; the torch path remains
     njit = None
 
-__all__ = ["available", "KernelTables", "evaluate"]
+__all__ = ["available", "KernelTables", "evaluate", "lm_step"]
 
 _CHUNK = 32             # frames per parallel task (scratch arrays allocated once per task)
 
@@ -221,6 +221,74 @@ if njit is not None:
                        fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                        var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar, cost, H, g, P,
                        BR, Bp, W, Cn, dv, RGF, Rc, Rn, Rr, pGM, Jr, res)
+
+
+    @njit(cache=True, parallel=True)
+    def _lm_step(z, H, g, mu, lo, hi, zt, pred, factored):  # pragma: no cover - compiled
+        B, n = z.shape
+        nchunks = (B + _CHUNK - 1) // _CHUNK
+        for ci in prange(nchunks):
+            A = np.empty((n, n))
+            free = np.empty(n, np.bool_)
+            x = np.empty(n)
+            for b in range(ci * _CHUNK, min(B, (ci + 1) * _CHUNK)):
+                scale = 1e-12
+                for k in range(n):
+                    scale = max(scale, H[b, k, k])
+                    free[k] = not ((z[b, k] <= lo[k] and g[b, k] < 0) or (z[b, k] >= hi[k] and g[b, k] > 0))
+                for i in range(n):
+                    for j in range(i + 1):
+                        A[i, j] = H[b, i, j] if free[i] and free[j] else 0.0
+                    A[i, i] = A[i, i] + mu[b] * scale if free[i] else 1.0
+                ok = True
+                for j in range(n):                       # Cholesky, lower triangle in place
+                    s = A[j, j]
+                    for k in range(j):
+                        s -= A[j, k] * A[j, k]
+                    if not s > 0.0:
+                        ok = False
+                        break
+                    A[j, j] = math.sqrt(s)
+                    for i in range(j + 1, n):
+                        s = A[i, j]
+                        for k in range(j):
+                            s -= A[i, k] * A[j, k]
+                        A[i, j] = s / A[j, j]
+                factored[b] = ok
+                for i in range(n):
+                    x[i] = g[b, i] if (ok and free[i]) else 0.0
+                if ok:
+                    for i in range(n):                   # L y = g
+                        s = x[i]
+                        for k in range(i):
+                            s -= A[i, k] * x[k]
+                        x[i] = s / A[i, i]
+                    for i in range(n - 1, -1, -1):       # L^T d = y
+                        s = x[i]
+                        for k in range(i + 1, n):
+                            s -= A[k, i] * x[k]
+                        x[i] = s / A[i, i]
+                for i in range(n):
+                    v = z[b, i] + (x[i] if free[i] else 0.0)
+                    zt[b, i] = min(max(v, lo[i]), hi[i])
+                    x[i] = zt[b, i] - z[b, i]
+                p = 0.0
+                for i in range(n):
+                    hd = 0.0
+                    for k in range(n):
+                        hd += H[b, i, k] * x[k]
+                    p += 2.0 * g[b, i] * x[i] - x[i] * hd
+                pred[b] = p
+
+
+def lm_step(z: np.ndarray, H: np.ndarray, g: np.ndarray, mu: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """The damped, bound-aware Gauss-Newton step of ``BatchedIK._step`` per frame, compiled: (B, n) z,
+    (B, n, n) H, (B, n) g, (B,) mu, (n,) bounds -> trial z (B, n), predicted decrease (B,), factorised (B,)."""
+    zt = np.empty_like(z)
+    pred = np.empty(len(z))
+    factored = np.empty(len(z), np.bool_)
+    _lm_step(z, H, g, mu, lo, hi, zt, pred, factored)
+    return zt, pred, factored
 
 
 def evaluate(tables: KernelTables, q: np.ndarray, Z: np.ndarray, w: np.ndarray, normal: bool = True):

@@ -9,7 +9,8 @@ Two solvers of the same system, checked against each other and a dense solve in 
 
 * :func:`solve_banded_lapack`: LAPACK's banded Cholesky (``scipy.linalg.cholesky_banded``), per sequence,
   float64 numpy on the CPU;
-* :func:`solve_block_banded`: a block Cholesky in torch, a loop over frames batched over sequences (for CUDA).
+* :func:`solve_block_banded`: a block Cholesky in torch over groups of p frames, batched over sequences (CPU
+  or CUDA).
 
 Shapes: ``diag`` (S, T, n, n), ``off`` (S, p, T, n) with ``off[:, e - 1, t]`` the diagonal of block
 (t + e, t) (entries past the end ignored), ``rhs`` (S, T, n).
@@ -57,40 +58,51 @@ def solve_banded_lapack(diag: np.ndarray, off: np.ndarray, rhs: np.ndarray) -> n
 
 
 def solve_block_banded(diag: torch.Tensor, off: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """Block Cholesky ``A = L L^T`` of the block-banded system and its two triangular sweeps, batched over S
-    (any device and float dtype): (S, T, n) out. Raises ``torch.linalg.LinAlgError`` if A is not positive
-    definite."""
+    """Block Cholesky of the block-banded system, batched over S (any device and float dtype): (S, T, n) out.
+
+    Frames are grouped ``p`` at a time, which makes the system block-tridiagonal in groups of size p n; one
+    Cholesky, one triangular solve and one product per group, then the two triangular sweeps (a loop over
+    T / p groups, each step batched over the sequences). Raises ``torch.linalg.LinAlgError`` if the system
+    is not positive definite."""
     S, T, n, _ = diag.shape
     p = off.shape[1]
-    Ld: list[torch.Tensor] = []                                # L[t, t]
-    Lo: list[list[torch.Tensor]] = [[] for _ in range(p)]      # Lo[e-1][t] = L[t + e, t]
-    for t in range(T):
-        M = diag[:, t]
-        for e in range(1, min(p, t) + 1):
-            B = Lo[e - 1][t - e]
-            M = M - B @ B.transpose(-1, -2)
+    G = -(-T // p)                                             # groups of p frames (the last one padded)
+    pad = G * p - T
+    eye = torch.eye(n, dtype=diag.dtype, device=diag.device)
+    off = off.clone()
+    if pad:
+        diag = torch.cat([diag, eye.expand(S, pad, n, n)], 1)
+        off = torch.nn.functional.pad(off, (0, 0, 0, pad))
+        rhs = torch.nn.functional.pad(rhs, (0, 0, 0, pad))
+    Tp = G * p
+    for e in range(1, p + 1):                                  # couplings past the real end are none
+        off[:, e - 1, max(T - e, 0):] = 0.0
+    m = p * n
+    D = diag.new_zeros(S, G, m, m)                             # group diagonal blocks
+    C = diag.new_zeros(S, G, m, m)                             # C[j] = block (group j + 1, group j)
+    for a in range(p):
+        D[:, :, a * n:(a + 1) * n, a * n:(a + 1) * n] = diag[:, a::p]
+        for b in range(a):                                     # frame a couples to frame b < a in the group
+            v = torch.diag_embed(off[:, a - b - 1, b::p])
+            D[:, :, a * n:(a + 1) * n, b * n:(b + 1) * n] = v
+            D[:, :, b * n:(b + 1) * n, a * n:(a + 1) * n] = v
+        for b in range(p):                                     # frame a of group j+1 to frame b of group j
+            e = a + p - b
+            if e <= p:
+                C[:, :Tp // p - 1, a * n:(a + 1) * n, b * n:(b + 1) * n] = \
+                    torch.diag_embed(off[:, e - 1, b::p][:, :G - 1])
+    R = rhs.reshape(S, G, m)
+    Ld, Lo, y = [], [], []
+    for j in range(G):
+        M = D[:, j] if j == 0 else D[:, j] - Lo[j - 1] @ Lo[j - 1].transpose(-1, -2)
         L = torch.linalg.cholesky(M)
         Ld.append(L)
-        for e in range(1, p + 1):
-            if t + e >= T:
-                Lo[e - 1].append(diag.new_zeros(S, n, n))
-                continue
-            A = torch.diag_embed(off[:, e - 1, t])             # A[t + e, t]
-            for j in range(1, p - e + 1):                      # - sum_j L[t+e, t-j] L[t, t-j]^T
-                if t - j >= 0:
-                    A = A - Lo[e + j - 1][t - j] @ Lo[j - 1][t - j].transpose(-1, -2)
-            Lo[e - 1].append(torch.linalg.solve_triangular(L, A.transpose(-1, -2), upper=False).transpose(-1, -2))
-    y = []
-    for t in range(T):                                         # L y = rhs
-        b = rhs[:, t, :, None]
-        for e in range(1, min(p, t) + 1):
-            b = b - Lo[e - 1][t - e] @ y[t - e]
-        y.append(torch.linalg.solve_triangular(Ld[t], b, upper=False))
-    x: list[torch.Tensor | None] = [None] * T
-    for t in range(T - 1, -1, -1):                             # L^T x = y
-        b = y[t]
-        for e in range(1, p + 1):
-            if t + e < T:
-                b = b - Lo[e - 1][t].transpose(-1, -2) @ x[t + e]
-        x[t] = torch.linalg.solve_triangular(Ld[t].transpose(-1, -2), b, upper=True)
-    return torch.stack(x, 1)[..., 0]
+        if j + 1 < G:
+            Lo.append(torch.linalg.solve_triangular(L, C[:, j].transpose(-1, -2), upper=False).transpose(-1, -2))
+        b = R[:, j, :, None] if j == 0 else R[:, j, :, None] - Lo[j - 1] @ y[j - 1]
+        y.append(torch.linalg.solve_triangular(L, b, upper=False))
+    x = [None] * G
+    for j in range(G - 1, -1, -1):
+        b = y[j] if j == G - 1 else y[j] - Lo[j].transpose(-1, -2) @ x[j + 1]
+        x[j] = torch.linalg.solve_triangular(Ld[j].transpose(-1, -2), b, upper=True)
+    return torch.stack(x, 1).reshape(S, Tp, n)[:, :T]

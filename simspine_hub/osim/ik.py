@@ -118,6 +118,9 @@ class BatchedIK:
     def _step(self, z, H, g, mu):
         """Damped, bound-aware Gauss-Newton step per frame: the trial point (B, n), the decrease of the cost
         the quadratic model predicts for it (B,), and whether the damped system was factorised (B,)."""
+        if self.backend == "numba":
+            out = _ik_kernel.lm_step(z.numpy(), H.numpy(), g.numpy(), mu.numpy(), self._lo.numpy(), self._hi.numpy())
+            return tuple(torch.from_numpy(x) for x in out)
         fixed = ((z <= self._lo) & (g < 0)) | ((z >= self._hi) & (g > 0))
         free = (~fixed).to(z.dtype)
         d = torch.diagonal(H, dim1=-2, dim2=-1)
@@ -134,7 +137,7 @@ class BatchedIK:
 
     # --- per-frame stage ----------------------------------------------------------------------------------
     def solve_frames(self, Z: torch.Tensor, w: torch.Tensor, z: torch.Tensor, max_iter: int = 60,
-                     rtol: float = 1e-8, mu0: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor, int]:
+                     rtol: float = 1e-6, mu0: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Levenberg-Marquardt per frame on (B, M, 3) markers with (B, M) weights from (B, n) starts, all
         frames at once; a frame stops when an accepted step lowers its cost by less than ``rtol`` of it.
         Damping mu * max(diag H) * I, updated from the gain ratio (Nielsen's rule). Returns z, cost, iterations."""
