@@ -103,7 +103,7 @@ if njit is not None:
     def _frame(b, q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar, cost, H, g, P,
-               BR, Bp, W, Cn, dv, RGF, Rc, Rn, Rr, pGM, Jr, res):  # pragma: no cover - compiled
+               BR, Bp, W, Cn, dv, val, RGF, Rc, Rn, Rr, pGM, Jr, res):  # pragma: no cover - compiled
             nJ = parent.shape[0]
             M = marker_body.shape[0]
             for j in range(nJ):
@@ -115,6 +115,7 @@ if njit is not None:
                 for a in range(axis_start[j], axis_start[j + 1]):
                     x = q[b, col[a]] if col[a] >= 0 else 0.0
                     v, dv[a] = _fn(a, x, kind, fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd)
+                    val[a] = v
                     if not is_rot[a]:
                         for r in range(3):
                             W[a, r] = RGF[r, 0] * vec[a, 0] + RGF[r, 1] * vec[a, 1] + RGF[r, 2] * vec[a, 2]
@@ -123,8 +124,7 @@ if njit is not None:
                 for a in range(axis_start[j], axis_start[j + 1]):
                     if not is_rot[a]:
                         continue
-                    x = q[b, col[a]] if col[a] >= 0 else 0.0
-                    v, _ = _fn(a, x, kind, fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd)
+                    v = val[a]
                     for r in range(3):
                         W[a, r] = Rc[r, 0] * vec[a, 0] + Rc[r, 1] * vec[a, 1] + Rc[r, 2] * vec[a, 2]
                     cs, sn = math.cos(v), math.sin(v)
@@ -209,6 +209,7 @@ if njit is not None:
             W = np.zeros((A, 3))
             Cn = np.zeros((A, 3))
             dv = np.zeros(A)
+            val = np.zeros(A)
             RGF = np.empty((3, 3))
             Rc = np.empty((3, 3))
             Rn = np.empty((3, 3))
@@ -220,7 +221,7 @@ if njit is not None:
                 _frame(b, q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                        fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                        var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar, cost, H, g, P,
-                       BR, Bp, W, Cn, dv, RGF, Rc, Rn, Rr, pGM, Jr, res)
+                       BR, Bp, W, Cn, dv, val, RGF, Rc, Rn, Rr, pGM, Jr, res)
 
 
     @njit(cache=True, parallel=True)

@@ -137,7 +137,7 @@ class BatchedIK:
 
     # --- per-frame stage ----------------------------------------------------------------------------------
     def solve_frames(self, Z: torch.Tensor, w: torch.Tensor, z: torch.Tensor, max_iter: int = 60,
-                     rtol: float = 1e-6, mu0: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor, int]:
+                     rtol: float = 1e-5, mu0: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Levenberg-Marquardt per frame on (B, M, 3) markers with (B, M) weights from (B, n) starts, all
         frames at once; a frame stops when an accepted step lowers its cost by less than ``rtol`` of it.
         Damping mu * max(diag H) * I, updated from the gain ratio (Nielsen's rule). Returns z, cost, iterations."""
@@ -241,8 +241,8 @@ class BatchedIK:
                 zc, cc, it = self.solve_frames(Z[cand], w[cand], z[nb].clone(), max_iter, mu0=1e-6)
                 iters += it
                 better = cc < cost[cand] * (1 - 1e-6)
+                improved |= bool((cc < cost[cand] * (1 - 1e-3)).any())        # worth another round
                 z[cand[better]], cost[cand[better]] = zc[better], cc[better]
-                improved |= bool(better.any())
             if not improved:
                 break
         return z, cost, iters
