@@ -192,7 +192,7 @@ class SimpleBaseline3D(_LifterBase):
         labels: optional (B, K, 3) root-relative camera-frame mm targets (NaN = unlabelled); the loss is the MSE
         on targets standardised with the stored statistics, the root row excluded (the paper's Sec. 4.3).
         """
-        z = self._trunk(keypoints_2d).reshape(len(keypoints_2d), -1, 3)        # standardised (B, K-1, 3)
+        z = self._trunk(keypoints_2d).reshape(keypoints_2d.shape[0], -1, 3)    # standardised (B, K-1, 3)
         loss = None
         if labels is not None:
             loss = _masked_mse(z, (labels[:, self._keep] - self.mean_3d) / self.std_3d)
@@ -257,9 +257,9 @@ class SimpleBaselineAngles(_LifterBase):
         same units (NaN = unlabelled)."""
         h = self._trunk(keypoints_2d)
         n = len(self._rot)
-        sc = h[:, :2 * n].reshape(len(h), n, 2)                        # (sin, cos) per rotational axis
+        sc = h[:, :2 * n].reshape(h.shape[0], n, 2)                    # (sin, cos) per rotational axis
         tz = h[:, 2 * n:]                                              # standardised translations
-        out = h.new_empty(len(h), len(self.config.rotational))
+        out = h.new_empty(h.shape[0], len(self.config.rotational))
         out[:, self._rot] = torch.rad2deg(torch.atan2(sc[..., 0], sc[..., 1]))
         out[:, self._trans] = tz * self.std_trans + self.mean_trans
         loss = None
