@@ -1,10 +1,12 @@
 """Compiled CPU kernel of batched IK (numba): per frame, forward kinematics, the analytic marker Jacobian and
-the Gauss-Newton blocks, fused in one pass that stays in cache.
+the Gauss-Newton blocks, fused in one pass that stays in cache; and the damped, bound-aware step.
 
 Same mathematics as :class:`~simspine_hub.osim.torch_fk.TorchFK` and ``BatchedIK._evaluate`` (torch), from
 the same flattened tables; ``tests/test_ik.py`` checks that both give the same cost, ``H = J^T W J`` and
 ``g = J^T W r`` to 1e-12. Each marker row of ``J`` is nonzero only on the variables of its body's chain
-(at most ~14 of the 40), so ``H`` is accumulated from those entries alone. Frames run in parallel threads.
+(at most ~14 of the 40), so ``H`` is accumulated from those entries alone. One thread: parallelism comes
+from processes (``--workers``, Ray); numba's thread pools cost ~10 ms a call on a loaded 2-core machine, more
+than a call's work, and a single thread keeps the numbers independent of the machine.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import math
 import numpy as np
 
 try:
-    from numba import njit, prange
+    from numba import njit
 except ImportError:  # pragma: no cover - numba is a dependency; the torch path remains
     njit = None
 
 __all__ = ["available", "KernelTables", "evaluate", "lm_step"]
 
-_CHUNK = 32             # frames per parallel task (scratch arrays allocated once per task)
 
 
 def available() -> bool:
@@ -192,7 +193,7 @@ if njit is not None:
             cost[b] = total
 
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True)
     def _evaluate(q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                   fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                   var_of_coord, var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar,
@@ -200,8 +201,7 @@ if njit is not None:
         B = q.shape[0]
         nJ = parent.shape[0]
         A = is_rot.shape[0]
-        nchunks = (B + _CHUNK - 1) // _CHUNK
-        for ci in prange(nchunks):
+        if B > 0:                                    # scratch, allocated once
             BR = np.zeros((nJ + 1, 3, 3))
             Bp = np.zeros((nJ + 1, 3))
             for i in range(3):
@@ -217,22 +217,21 @@ if njit is not None:
             pGM = np.empty(3)
             Jr = np.zeros((3, 16))
             res = np.zeros(3)
-            for b in range(ci * _CHUNK, min(B, (ci + 1) * _CHUNK)):
+            for b in range(B):
                 _frame(b, q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                        fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                        var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar, cost, H, g, P,
                        BR, Bp, W, Cn, dv, val, RGF, Rc, Rn, Rr, pGM, Jr, res)
 
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True)
     def _lm_step(z, H, g, mu, lo, hi, zt, pred, factored):  # pragma: no cover - compiled
         B, n = z.shape
-        nchunks = (B + _CHUNK - 1) // _CHUNK
-        for ci in prange(nchunks):
+        if B > 0:
             A = np.empty((n, n))
             free = np.empty(n, np.bool_)
             x = np.empty(n)
-            for b in range(ci * _CHUNK, min(B, (ci + 1) * _CHUNK)):
+            for b in range(B):
                 scale = 1e-12
                 for k in range(n):
                     scale = max(scale, H[b, k, k])

@@ -22,6 +22,7 @@ Units: metres, radians; OpenSim's ground frame is Y-up.
 
 from __future__ import annotations
 
+import functools
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -234,11 +235,23 @@ def _order(joints: list[Joint], path: Path) -> list[Joint]:
 
 def read_osim(path: str | os.PathLike, text: bytes | None = None) -> KinematicTree:
     """Parse ``path`` (.osim, OpenSim >= 4.0 format) into a :class:`KinematicTree` (``text``: its bytes,
-    when already in memory; ``path`` then only names it in messages)."""
+    when already in memory; ``path`` then only names it in messages). The last few models read are kept
+    (keyed by their bytes), so reading the same file again is free; treat the tree as read-only."""
     path = Path(path)
+    if text is None:
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise OsimFormatError(f"{path}: not a readable .osim XML file ({exc})") from exc
+    return _parse(str(path), bytes(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(name: str, text: bytes) -> KinematicTree:
+    path = Path(name)
     try:
-        doc = ET.fromstring(text) if text is not None else ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as exc:
+        doc = ET.fromstring(text)
+    except ET.ParseError as exc:
         raise OsimFormatError(f"{path}: not a readable .osim XML file ({exc})") from exc
     if doc.tag != "OpenSimDocument" or int(doc.get("Version", "0")) < 30000:
         raise OsimFormatError(f"{path}: not an OpenSim 4 model file (OpenSimDocument Version >= 30000); "
