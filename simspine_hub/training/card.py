@@ -43,7 +43,8 @@ def write_model_card(out: str | os.PathLike, *, model_name: str, recipe: Recipe,
     data_label = result["data"]
     twin = data_label == "twin"                  # weights from the package's own synthetic data: Apache-2.0
     meta = ModelCardData(license="apache-2.0" if twin else "other", license_name=None if twin else "simspine-academic",
-                         library_name="transformers", model_name=model_name, datasets=["dfki-av/simspine"],
+                         library_name="transformers", model_name=model_name,
+                         datasets=None if twin else ["dfki-av/simspine"],
                          tags=["simspine", "spine", "pose-lifting", "biomechanics", "simspine-hub", recipe.task]
                          + (["synthetic-twin"] if twin else [])).to_dict()
     meta = {k: v for k, v in meta.items() if v is not None}
