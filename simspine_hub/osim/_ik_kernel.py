@@ -80,8 +80,11 @@ class KernelTables:
                 self.var_scale, self.pair_start, self.pair_axis, self.pair_slot, self.mvar_start, self.mvar)
 
 
+#: fast-math flags that keep NaN and infinity semantics (the bounds may be infinite)
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
 if njit is not None:
-    @njit(cache=True, inline="always")
+    @njit(cache=True, inline="always", fastmath=_FAST, error_model="numpy")
     def _fn(a, x, kind, fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd):  # pragma: no cover
         """Value and derivative of axis a's function at x."""
         if kind[a] == 0:
@@ -100,7 +103,7 @@ if njit is not None:
         v = sy[k] + dx * (sb[k] + dx * (sc[k] + dx * sd[k]))
         return fscale[a] * v, fscale[a] * (sb[k] + dx * (2.0 * sc[k] + 3.0 * dx * sd[k]))
 
-    @njit(cache=True)
+    @njit(cache=True, fastmath=_FAST, error_model="numpy")
     def _frame(b, q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar, cost, H, g, P,
@@ -193,7 +196,7 @@ if njit is not None:
             cost[b] = total
 
 
-    @njit(cache=True)
+    @njit(cache=True, fastmath=_FAST, error_model="numpy")
     def _evaluate(q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                   fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
                   var_of_coord, var_scale, pair_start, pair_axis, pair_slot, mvar_start, mvar,
@@ -224,7 +227,7 @@ if njit is not None:
                        BR, Bp, W, Cn, dv, val, RGF, Rc, Rn, Rr, pGM, Jr, res)
 
 
-    @njit(cache=True)
+    @njit(cache=True, fastmath=_FAST, error_model="numpy")
     def _lm_step(z, H, g, mu, lo, hi, zt, pred, factored):  # pragma: no cover - compiled
         B, n = z.shape
         if B > 0:

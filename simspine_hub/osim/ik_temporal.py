@@ -35,7 +35,7 @@ def _temporal(z: torch.Tensor, valid_d: torch.Tensor, s: torch.Tensor, lam: floa
 
 
 def solve_jointly(ik, Zs: list[torch.Tensor], ws: list[torch.Tensor], zs: list[torch.Tensor], lam: float,
-                  order: int = 2, max_iter: int = 10, rtol: float = 1e-6):
+                  order: int = 2, max_iter: int = 6, rtol: float = 1e-5):
     """Joint solve of S sequences ((T_s, M, 3) markers, (T_s, M) weights, (T_s, n) starts) for a
     :class:`~simspine_hub.osim.ik.BatchedIK` ``ik``. Returns (z list, per-frame cost list, F (S,), iterations)."""
     dev, dt = ik.device, ik.dtype
