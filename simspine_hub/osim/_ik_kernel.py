@@ -103,6 +103,53 @@ if njit is not None:
         v = sy[k] + dx * (sb[k] + dx * (sc[k] + dx * sd[k]))
         return fscale[a] * v, fscale[a] * (sb[k] + dx * (2.0 * sc[k] + 3.0 * dx * sd[k]))
 
+    @njit(cache=True, inline="always", fastmath=_FAST, error_model="numpy")
+    def _rotate(Rc, kx, ky, kz, v, Rr, Rn):  # pragma: no cover - compiled
+        """Rc <- Rc @ (rotation by v radians about the unit axis (kx, ky, kz)), Rodrigues; Rr, Rn scratch."""
+        cs, sn = math.cos(v), math.sin(v)
+        Rr[0, 0] = cs + (1 - cs) * kx * kx
+        Rr[0, 1] = -sn * kz + (1 - cs) * kx * ky
+        Rr[0, 2] = sn * ky + (1 - cs) * kx * kz
+        Rr[1, 0] = sn * kz + (1 - cs) * ky * kx
+        Rr[1, 1] = cs + (1 - cs) * ky * ky
+        Rr[1, 2] = -sn * kx + (1 - cs) * ky * kz
+        Rr[2, 0] = -sn * ky + (1 - cs) * kz * kx
+        Rr[2, 1] = sn * kx + (1 - cs) * kz * ky
+        Rr[2, 2] = cs + (1 - cs) * kz * kz
+        for r in range(3):
+            for c in range(3):
+                Rn[r, c] = Rc[r, 0] * Rr[0, c] + Rc[r, 1] * Rr[1, c] + Rc[r, 2] * Rr[2, c]
+        Rc[:, :] = Rn
+
+    @njit(cache=True, inline="always", fastmath=_FAST, error_model="numpy")
+    def _add_marker(b, m, wm, res, P, W, Cn, dv, is_rot, col, var_scale, pair_start, pair_axis, pair_slot,
+                    mvar_start, mvar, Jr, H, g):  # pragma: no cover - compiled
+        """Marker m's rows of J (its chain's variables only) -> H += w J^T J, g += w J^T r."""
+        nv = mvar_start[m + 1] - mvar_start[m]
+        Jr[:, :nv] = 0.0
+        for p in range(pair_start[m], pair_start[m + 1]):
+            a = pair_axis[p]
+            gain = dv[a] * var_scale[col[a]]
+            s = pair_slot[p]
+            if is_rot[a]:                        # w x (p - c)
+                dx, dy, dz = P[b, m, 0] - Cn[a, 0], P[b, m, 1] - Cn[a, 1], P[b, m, 2] - Cn[a, 2]
+                Jr[0, s] += gain * (W[a, 1] * dz - W[a, 2] * dy)
+                Jr[1, s] += gain * (W[a, 2] * dx - W[a, 0] * dz)
+                Jr[2, s] += gain * (W[a, 0] * dy - W[a, 1] * dx)
+            else:
+                for r in range(3):
+                    Jr[r, s] += gain * W[a, r]
+        base = mvar_start[m]
+        for s1 in range(nv):
+            k = mvar[base + s1]
+            g[b, k] += wm * (Jr[0, s1] * res[0] + Jr[1, s1] * res[1] + Jr[2, s1] * res[2])
+            for s2 in range(s1 + 1):
+                l = mvar[base + s2]  # noqa: E741
+                h = wm * (Jr[0, s1] * Jr[0, s2] + Jr[1, s1] * Jr[1, s2] + Jr[2, s1] * Jr[2, s2])
+                H[b, k, l] += h
+                if l != k:
+                    H[b, l, k] += h
+
     @njit(cache=True, fastmath=_FAST, error_model="numpy")
     def _frame(b, q, Z, w, want_normal, parent, child, RF, tF, RMT, tM, axis_start, is_rot, vec, col, kind,
                fscale, fslope, fint, fconst, spl_start, sx, sy, sb, sc, sd, marker_body, marker_loc,
@@ -131,21 +178,7 @@ if njit is not None:
                     v = val[a]
                     for r in range(3):
                         W[a, r] = Rc[r, 0] * vec[a, 0] + Rc[r, 1] * vec[a, 1] + Rc[r, 2] * vec[a, 2]
-                    cs, sn = math.cos(v), math.sin(v)
-                    kx, ky, kz = vec[a, 0], vec[a, 1], vec[a, 2]
-                    Rr[0, 0] = cs + (1 - cs) * kx * kx
-                    Rr[0, 1] = -sn * kz + (1 - cs) * kx * ky
-                    Rr[0, 2] = sn * ky + (1 - cs) * kx * kz
-                    Rr[1, 0] = sn * kz + (1 - cs) * ky * kx
-                    Rr[1, 1] = cs + (1 - cs) * ky * ky
-                    Rr[1, 2] = -sn * kx + (1 - cs) * ky * kz
-                    Rr[2, 0] = -sn * ky + (1 - cs) * kz * kx
-                    Rr[2, 1] = sn * kx + (1 - cs) * kz * ky
-                    Rr[2, 2] = cs + (1 - cs) * kz * kz
-                    for r in range(3):
-                        for c in range(3):
-                            Rn[r, c] = Rc[r, 0] * Rr[0, c] + Rc[r, 1] * Rr[1, c] + Rc[r, 2] * Rr[2, c]
-                    Rc[:, :] = Rn
+                    _rotate(Rc, vec[a, 0], vec[a, 1], vec[a, 2], v, Rr, Rn)
                 for a in range(axis_start[j], axis_start[j + 1]):
                     if is_rot[a]:
                         Cn[a, :] = pGM
@@ -167,32 +200,9 @@ if njit is not None:
                 for r in range(3):
                     res[r] = Z[b, m, r] - P[b, m, r]
                     total += wm * res[r] * res[r]
-                if not want_normal:
-                    continue
-                nv = mvar_start[m + 1] - mvar_start[m]
-                Jr[:, :nv] = 0.0
-                for p in range(pair_start[m], pair_start[m + 1]):
-                    a = pair_axis[p]
-                    gain = dv[a] * var_scale[col[a]]
-                    s = pair_slot[p]
-                    if is_rot[a]:
-                        dx, dy, dz = P[b, m, 0] - Cn[a, 0], P[b, m, 1] - Cn[a, 1], P[b, m, 2] - Cn[a, 2]
-                        Jr[0, s] += gain * (W[a, 1] * dz - W[a, 2] * dy)
-                        Jr[1, s] += gain * (W[a, 2] * dx - W[a, 0] * dz)
-                        Jr[2, s] += gain * (W[a, 0] * dy - W[a, 1] * dx)
-                    else:
-                        for r in range(3):
-                            Jr[r, s] += gain * W[a, r]
-                base = mvar_start[m]
-                for s1 in range(nv):
-                    k = mvar[base + s1]
-                    g[b, k] += wm * (Jr[0, s1] * res[0] + Jr[1, s1] * res[1] + Jr[2, s1] * res[2])
-                    for s2 in range(s1 + 1):
-                        l = mvar[base + s2]  # noqa: E741
-                        h = wm * (Jr[0, s1] * Jr[0, s2] + Jr[1, s1] * Jr[1, s2] + Jr[2, s1] * Jr[2, s2])
-                        H[b, k, l] += h
-                        if l != k:
-                            H[b, l, k] += h
+                if want_normal:
+                    _add_marker(b, m, wm, res, P, W, Cn, dv, is_rot, col, var_scale, pair_start, pair_axis,
+                                pair_slot, mvar_start, mvar, Jr, H, g)
             cost[b] = total
 
 

@@ -15,10 +15,13 @@ the default), the sum over all of the model's coordinates. Constraints as OpenSi
 
 The solver is Levenberg-Marquardt with an active set for the bounds (projected steps). ``lam = 0`` is
 per-frame IK: every frame is its own small problem, all frames solved at once (batched n x n Cholesky).
-``lam > 0`` couples frames: starting from the per-frame solution it iterates on the stacked problem,
-whose normal matrix is block-banded in time (:mod:`simspine_hub.osim.banded`: LAPACK's banded Cholesky
-on the CPU, a block Cholesky in torch elsewhere). Jacobians are analytic (:class:`~simspine_hub.osim.torch_fk.TorchFK`).
-Initial guess: the root body placed on its markers (Kabsch), other coordinates at their defaults.
+``lam > 0`` couples frames: starting from the per-frame solution of every 16th frame, interpolated in
+between, it iterates on the stacked problem,
+whose normal matrix is block-banded in time (:mod:`simspine_hub.osim.ik_temporal`, solved by a block
+Cholesky in torch, :mod:`simspine_hub.osim.banded`; never dense). Jacobians are analytic: torch
+(:class:`~simspine_hub.osim.torch_fk.TorchFK`, any device) or, on the CPU in float64, the same arithmetic
+compiled (:mod:`simspine_hub.osim._ik_kernel`). Initial guess: the root body placed on its markers (Kabsch),
+other coordinates at ``start_pose``; warm starts coarse to fine in time (:meth:`BatchedIK.per_frame`).
 """
 
 from __future__ import annotations
