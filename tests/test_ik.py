@@ -140,8 +140,10 @@ def test_per_frame_cost_never_above_opensims(model, opensim_noisy):
     assert np.allclose(np.sqrt(((kin.forward_markers(model, qo, NAMES) - m) ** 2).sum(-1).mean(-1)), rms_o,
                        atol=1e-4)                                  # OpenSim's cost is what it reports (mm)
     assert (ours <= theirs * (1 + 1e-6)).mean() >= 0.99
+    # the lumbar DOFs, well observed, within 0.1 deg RMS of OpenSim's (the bound); where the cost is
+    # flat (forearm twist, toes) OpenSim, stopping early (accuracy 1e-5), is degrees away: tools/bench_ik.py
     lumbar_rms = np.sqrt((np.degrees(qb - qo)[:, LUMBAR] ** 2).mean(0))
-    assert lumbar_rms.max() < 1.0        # deg; OpenSim stops early (accuracy 1e-5), so not 0.1: see bench_ik
+    assert lumbar_rms.max() < 0.1
 
 
 def test_joint_solve_reaches_a_lower_objective_than_two_stage(model, opensim_noisy):
