@@ -122,6 +122,14 @@ def test_couplers_exact_bounds_respected_nan_markers_skipped(model, ground_truth
     assert torch.allclose(za, zb, atol=1e-12) and torch.allclose(ca, cb, rtol=1e-12)
 
 
+def test_no_sequences_is_no_results_and_bad_shapes_are_named(model):
+    """Nothing to solve (a sequence QC rejected altogether) returns no results; a wrong shape names it."""
+    ik = BatchedIK(model.tree, NAMES, W)
+    assert ik.solve([]) == [] and ik.solve([], lam=1.0) == []
+    with pytest.raises(ValueError, match=r"sequence 0: markers must be"):
+        ik.solve([np.zeros((3, len(NAMES) + 1, 3))])
+
+
 @pytest.fixture(scope="module")
 def opensim_noisy(model, ground_truth):
     """OpenSim 4.6's IK tool on noisy twin markers (5 mm on the triangulated markers; 25 frames)."""

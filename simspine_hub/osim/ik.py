@@ -292,6 +292,8 @@ class BatchedIK:
                 raise ValueError(f"sequence {k}: markers must be (T, {M}, 3) metres, got {seq.shape}")
         if lam < 0 or order not in (1, 2, 3):
             raise ValueError(f"need lam >= 0 and order in 1..3, got lam={lam}, order={order}")
+        if not sequences:
+            return []
         Zs = [self._t(seq) for seq in sequences]
         ws = [self._w * torch.isfinite(Zi).all(-1) for Zi in Zs]
         if q_init is None:

@@ -100,6 +100,8 @@ def _solve_ik(model_path: str, merged: np.ndarray, names: list[str], usable: np.
     q = np.full((len(merged), len(skeleton.KINEMATIC_AXES)), np.nan)
     rms = np.full(len(merged), np.nan)
     spans = list(zip(*runs(usable)))
+    if not spans:                                        # nothing usable: QC rejects the sequence
+        return q, rms
     if cfg.ik == "batched":                              # all runs at once, lambda solved jointly
         solved = inverse_kinematics_batched(model_path, [merged[s:e] for s, e in spans], names, lam=cfg.smooth_lambda)
         for (s, e), (q_run, rms_run) in zip(spans, solved):
