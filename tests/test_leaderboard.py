@@ -22,6 +22,35 @@ def _columns(gt, values):
     return get_task(gt.task).predictions_table(gt.keys, values)
 
 
+def _per_row_columns(ds) -> dict:
+    """Every column of a ``datasets.Dataset`` read row by row as plain Python values (no Arrow bulk path)."""
+    rows = list(ds)
+    return {name: np.array([r[name] for r in rows]) for name in ds.column_names}
+
+
+@pytest.mark.parametrize("task", lb.TASKS)
+def test_ground_truth_from_arrow_equals_a_row_by_row_read(gts, task):
+    from simspine_hub.dataset.builder import load_dataset
+
+    kw, g = gts
+    t = get_task(task)
+    ds = load_dataset("simspine", t.dataset_config, split="test", **kw)
+    ref, got = t.build(_per_row_columns(ds), kw), g[task]
+    assert len(got.keys) == len(ref.keys) > 0
+    for field in ("subject", "sequence", "frame", "camera"):
+        a, b = getattr(got.keys, field), getattr(ref.keys, field)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype.kind == b.dtype.kind and np.array_equal(a, b), field
+    assert got.action.dtype.kind == "U" and np.array_equal(got.action, ref.action)
+    for field in ("target", "mask", "bbox"):
+        a, b = getattr(got, field), getattr(ref, field)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), field
+    assert np.isfinite(got.target).any()
+
+
 def test_multiview_known_shift_and_oracle(gts, ground_truth):
     kw, g = gts
     gt = g["multiview"]

@@ -28,6 +28,7 @@ from simspine_hub.benchmark.predictions import (
 )
 from simspine_hub.benchmark.tasks import TASK_ORDER, GroundTruth, Task, get_task
 from simspine_hub.benchmark.tasks.pose2d import grid_text
+from simspine_hub.dataset.arrow import arrow_columns
 from simspine_hub.io.files import write_text
 
 __all__ = ["TASKS", "SCHEMA", "PredictionsError", "ResultsError", "read_predictions", "save_predictions",
@@ -43,14 +44,20 @@ class ResultsError(ValueError):
 
 
 def load_ground_truth(task: str | Task, split: str = "test", **dataset_kwargs) -> GroundTruth:
-    """Ground truth of ``task`` on ``split`` from the dataset builder (``h36m_root=``, ``annotations=``, ...)."""
+    """Ground truth of ``task`` on ``split`` from the dataset builder (``h36m_root=``, ``annotations=``, ...).
+
+    The dataset's columns among the task's key fields, ``action`` and its ``ground_truth_fields`` are read from
+    Arrow in bulk (:func:`~simspine_hub.dataset.arrow.arrow_columns`) and handed to ``Task.build`` (the ``lifting``
+    task's ``camera`` key is made by its build, one row per usable view).
+    """
     from simspine_hub.dataset.builder import load_dataset
 
     task = get_task(task)
-    ds = load_dataset("simspine", task.dataset_config, split=split, **dataset_kwargs).with_format("numpy")[:]
-    if not len(ds["frame"]):
+    ds = load_dataset("simspine", task.dataset_config, split=split, **dataset_kwargs)
+    if not ds.num_rows:
         raise ValueError(f"split {split!r} of config {task.dataset_config!r} has no frames: nothing to evaluate")
-    return task.build(ds, dataset_kwargs)
+    wanted = dict.fromkeys((*task.key_fields, "action", *task.ground_truth_fields))
+    return task.build(arrow_columns(ds, [c for c in wanted if c in ds.column_names]), dataset_kwargs)
 
 
 def evaluate(task: str | Task, predictions: dict | str | os.PathLike, ground_truth: GroundTruth, *,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simspine_hub import skeleton
+from simspine_hub.dataset.arrow import arrow_columns  # re-exported: training.evaluation reads it from here
 from simspine_hub.geometry import world_to_camera
 from simspine_hub.io import h36m
 from simspine_hub.units import MM_PER_M
@@ -88,24 +89,6 @@ def _load(config: str, split: str, columns: list[str], **kwargs) -> dict[str, np
                                f"{subjects or 'the default protocol'} in {kwargs.get('annotations')}; check "
                                "--annotations / --h36m-root and the recipe's subject lists")
     return arrow_columns(ds[split], columns)
-
-
-def arrow_columns(ds, columns: list[str]) -> dict[str, np.ndarray]:
-    """Columns of a ``datasets.Dataset`` as numpy arrays, read from Arrow in bulk: fixed-size list columns become
-    (N, ...) arrays, strings ``str`` arrays (``with_format("numpy")`` converts nested lists row by row, ~100x
-    slower on (N, 37, 3) columns)."""
-    table = ds.select_columns(columns).with_format("arrow")[:]
-    out = {}
-    for name in columns:
-        arr, shape = table.column(name).combine_chunks(), []
-        while hasattr(arr.type, "list_size"):
-            shape.append(arr.type.list_size)
-            arr = arr.flatten()
-        values = arr.to_numpy(zero_copy_only=False)
-        out[name] = values.reshape(len(table), *shape) if shape else values
-        if out[name].dtype == object:
-            out[name] = out[name].astype(str)
-    return out
 
 
 def load_lifting_split(split: str, *, h36m_root: str | os.PathLike, annotations: str | os.PathLike,
