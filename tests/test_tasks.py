@@ -47,6 +47,32 @@ def test_row_keys_locate_unique_and_duplicates():
     assert str(k[1]) == "(S9, 'Walking 1', camera 54138969, frame 1)"
 
 
+def test_lifting_ground_truth_drops_the_broken_s11_view_as_views2d_does(tmp_path):
+    from simspine_hub.io import h36m
+
+    # S11's stem "Directions" has no camera 54138969 view (broken video); "Directions 1" and S9 keep all four
+    seqs = [("S11", "Directions", 3), ("S11", "Directions 1", 2), ("S9", "Directions", 2)]
+    subject, sequence, frame = (np.concatenate(c) for c in zip(*[
+        (np.full(n, s), np.full(n, q), np.arange(n)) for s, q, n in seqs]))
+    world = np.random.default_rng(5).normal([0, 0, 900], 300, size=(len(frame), 37, 3))
+    ds = {"subject": subject, "sequence": sequence, "frame": frame, "action": np.full(len(frame), "Directions"),
+          "keypoints_3d": world}
+    task = get_task("lifting")
+    gt = task.build(ds, {"h36m_root": str(tmp_path)})             # no camera-parameters.json: built-in cameras
+    views = {(s, q, c) for s, q, c in zip(gt.keys.subject, gt.keys.sequence, gt.keys.camera)}
+    assert ("S11", "Directions", "54138969") not in views and ("S11", "Directions 1", "54138969") in views
+    assert len(gt.keys) == 3 * 3 + 2 * 4 + 2 * 4
+    assert views == {(s, q, c) for s, q, _ in seqs for c in h36m.usable_cameras(s, q)}  # views2d's rule
+    # each row: the world points rotated into its camera, root-relative (independent of world_to_camera)
+    row = np.array([np.flatnonzero((subject == s) & (sequence == q) & (frame == f))[0]
+                    for s, q, f in zip(gt.keys.subject, gt.keys.sequence, gt.keys.frame)])
+    R = np.stack([h36m.builtin_cameras(s)[c].R for s, c in zip(gt.keys.subject, gt.keys.camera)])
+    rel = world[row] - world[row, skeleton.ROOT:skeleton.ROOT + 1]
+    assert np.allclose(gt.target, np.einsum("nij,nkj->nki", R, rel), atol=1e-9)
+    two = task.build(ds, {"h36m_root": str(tmp_path), "cameras": ("54138969", "55011271")})
+    assert len(two.keys) == 3 * 1 + 2 * 2 + 2 * 2 and set(two.keys.camera) == {"54138969", "55011271"}
+
+
 # --- predictions validation (issue 11 item 14) ---------------------------------------------------------------
 
 def _mv_gt(n=6):

@@ -30,20 +30,28 @@ CONVENTIONS = {"missing_predictions": metrics.MISSING_RULE, "joints": "15 spine 
 
 
 def _build(ds: dict, dataset_kwargs: dict) -> GroundTruth:
-    """One row per camera: the 37 world points in that camera's frame, root-relative (mm)."""
+    """One row per usable view: the 37 world points in that camera's frame, root-relative (mm).
+
+    The views are those of the ``views2d`` config (the lifters' 2D inputs): the ``cameras=`` option (default all
+    four) less the views :func:`simspine_hub.io.h36m.usable_cameras` drops (S11 ``Directions``, camera 54138969).
+    """
     if not dataset_kwargs.get("h36m_root"):
         raise ValueError("the lifting task's ground truth needs the cameras: pass h36m_root=")
     data = h36m.Human36M(dataset_kwargs["h36m_root"])
+    cameras = tuple(dataset_kwargs.get("cameras") or h36m.CAMERA_IDS)
     pts = ds["keypoints_3d"].astype(np.float64)
     parts: dict[str, list] = {"subject": [], "sequence": [], "frame": [], "camera": [], "action": [], "target": []}
     for subject in np.unique(ds["subject"]):
-        sel = ds["subject"] == subject
+        rows = np.flatnonzero(ds["subject"] == subject)
+        stems, stem_of_row = np.unique(ds["sequence"][rows], return_inverse=True)
+        views = [h36m.usable_cameras(str(subject), str(stem), cameras) for stem in stems]
         cams = data.cameras(str(subject))
-        for cam_id in h36m.CAMERA_IDS:
+        for cam_id in cameras:
+            sel = rows[np.array([cam_id in v for v in views], bool)[stem_of_row]]
             parts["target"].append(metrics.root_relative(world_to_camera(pts[sel], cams[cam_id])))
             for k in ("subject", "sequence", "frame", "action"):
                 parts[k].append(ds[k][sel])
-            parts["camera"].append(np.full(int(sel.sum()), cam_id))
+            parts["camera"].append(np.full(len(sel), cam_id))
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     keys = RowKeys(cat["subject"], cat["sequence"], cat["frame"].astype(np.int64), cat["camera"])
     return GroundTruth("lifting", keys, cat["action"], cat["target"], np.isfinite(cat["target"]).all(-1))
