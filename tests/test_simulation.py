@@ -398,3 +398,28 @@ def test_reading_the_release_leaves_no_native_thread_pool_alive(twin_root):
     assert res.returncode == 0, res.stderr[-2000:]
     before, after = map(int, res.stdout.split())
     assert after - before <= 1   # pyarrow's multithreaded CSV reader added 5 here (2-core machine)
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 9])
+def test_running_nanmedian_equals_numpys_nanmedian(window):
+    """The sort-based running median against np.nanmedian over the same windows (odd and even counts of
+    finite samples, all-NaN windows -> NaN), both edge paddings; an even window is refused."""
+    import warnings
+
+    from simspine_hub.simulation.filtering import running_nanmedian
+
+    rng = np.random.default_rng(window)
+    x = rng.normal(size=(60, 4, 3))
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[10:25, 0] = np.nan                                              # all-NaN windows
+    for pad in ("nan", "edge"):
+        half = window // 2
+        edge = (np.repeat(x[:1], half, 0), np.repeat(x[-1:], half, 0)) if pad == "edge" else \
+            (np.full((half, 4, 3), np.nan),) * 2
+        padded = np.concatenate([edge[0], x, edge[1]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = np.stack([np.nanmedian(padded[t:t + window], axis=0) for t in range(len(x))])
+        assert np.array_equal(running_nanmedian(x, window, pad), ref, equal_nan=True)
+    with pytest.raises(ValueError, match="odd"):
+        running_nanmedian(x, window + 1)

@@ -7,8 +7,6 @@ left as they are). Butterworth low-pass, applied forwards and backwards (zero ph
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.signal import butter, filtfilt
 
@@ -18,17 +16,28 @@ __all__ = ["runs", "fill_gaps", "butterworth_filter", "reject_spikes", "running_
 def running_nanmedian(x: np.ndarray, window: int, pad: str = "nan") -> np.ndarray:
     """(T, ...) -> running median over ``window`` frames along axis 0, ignoring NaN (NaN where no sample).
 
-    ``pad``: "nan" (the edges see fewer samples) or "edge" (the first / last frame is repeated).
+    ``window`` is odd (centred on the frame). ``pad``: "nan" (the edges see fewer samples) or "edge" (the
+    first / last frame is repeated).
     """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be an odd number of frames >= 1, got {window}")
     half = window // 2
     if pad == "edge":
         before, after = np.repeat(x[:1], half, 0), np.repeat(x[-1:], half, 0)
     else:
         before = after = np.full((half,) + x.shape[1:], np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([before, x, after]), window, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN windows -> NaN
-        return np.nanmedian(windows, axis=-1)
+    return _nanmedian_last_axis(windows)
+
+
+def _nanmedian_last_axis(a: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(a, axis=-1)`` (same values; NaN for all-NaN rows, no warning) by one sort of the short
+    last axis: NaN sorts last, so the median of the k finite values sits at (k - 1) // 2 and k // 2."""
+    s = np.sort(a, axis=-1)
+    k = (~np.isnan(s)).sum(-1, keepdims=True)
+    lo = np.take_along_axis(s, np.maximum(k - 1, 0) // 2, -1)[..., 0]
+    hi = np.take_along_axis(s, np.minimum(k // 2, a.shape[-1] - 1), -1)[..., 0]
+    return np.where(k[..., 0] > 0, (lo + hi) / 2, np.nan)
 
 
 def reject_spikes(x: np.ndarray, max_dev: float, window: int = 7) -> np.ndarray:

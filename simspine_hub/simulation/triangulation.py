@@ -35,7 +35,7 @@ from itertools import combinations
 import numpy as np
 
 from simspine_hub.geometry import Camera, project, undistort
-from simspine_hub.simulation import _dlt_kernel
+from simspine_hub.simulation import _dlt_kernel, _refine_kernel
 from simspine_hub.simulation.filtering import running_nanmedian
 
 __all__ = ["TriangulationResult", "triangulate_dlt", "triangulate_robust", "reprojection_errors"]
@@ -59,9 +59,13 @@ def _normalised_rig(cameras: list[Camera], distortion: bool) -> tuple[np.ndarray
     return np.stack(P if distortion else [c.K @ p for c, p in zip(cameras, P)]), unit
 
 
-def _image_coords(uv: np.ndarray, cameras: list[Camera], distortion: bool) -> np.ndarray:
+def _image_coords(uv: np.ndarray, cameras: list[Camera], distortion: bool, backend: str = "auto") -> np.ndarray:
     """(V, N, 2) pixels -> coordinates matching :func:`_normalised_rig`'s matrices."""
-    return np.stack([undistort(uv[v], c) for v, c in enumerate(cameras)]) if distortion else uv
+    if not distortion:
+        return uv
+    if _use_numba(backend):
+        return _refine_kernel.undistort_points(uv, cameras)
+    return np.stack([undistort(uv[v], c) for v, c in enumerate(cameras)])
 
 
 def _solve_numpy(xy: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool) -> np.ndarray:
@@ -80,10 +84,14 @@ def _solve_numpy(xy: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool
     return np.where(((w > 0).sum(0) >= 2)[:, None], out, np.nan)
 
 
-def _solve(xy: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool, backend: str) -> np.ndarray:
+def _use_numba(backend: str) -> bool:
     if backend not in ("auto", "numba", "numpy"):
         raise ValueError(f"backend {backend!r}: expected 'auto', 'numba' or 'numpy'")
-    if backend == "numba" or (backend == "auto" and _dlt_kernel.available()):
+    return backend == "numba" or (backend == "auto" and _dlt_kernel.available())
+
+
+def _solve(xy: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool, backend: str) -> np.ndarray:
+    if _use_numba(backend):
         return _dlt_kernel.dlt_points(xy, w, P, equilibrate)
     return _solve_numpy(xy, w, P, equilibrate)
 
@@ -113,7 +121,7 @@ def triangulate_dlt(uv: np.ndarray, cameras: list[Camera], weights: np.ndarray |
     if w.shape != uv.shape[:-1]:
         w = np.broadcast_to(w, uv.shape[:-1])
     P, unit = _normalised_rig(cameras, distortion)
-    xy = _image_coords(uv.reshape(V, -1, 2), cameras, distortion)
+    xy = _image_coords(uv.reshape(V, -1, 2), cameras, distortion, backend)
     return _solve(xy, w.reshape(V, -1), P, conditioning, backend).reshape(shape + (3,)) * unit
 
 
@@ -126,8 +134,16 @@ class TriangulationResult:
     views: np.ndarray
 
 
-def reprojection_errors(points: np.ndarray, uv: np.ndarray, cameras: list[Camera]) -> np.ndarray:
-    """(..., 3) points and (V, ..., 2) pixels -> (V, ...) reprojection distances in pixels."""
+def reprojection_errors(points: np.ndarray, uv: np.ndarray, cameras: list[Camera], backend: str = "auto"
+                        ) -> np.ndarray:
+    """(..., 3) points and (V, ..., 2) pixels -> (V, ...) reprojection distances in pixels.
+
+    ``backend``: ``"numba"`` (:mod:`._refine_kernel`), ``"numpy"`` (:func:`~simspine_hub.geometry.project`)
+    or ``"auto"`` (numba when installed); they agree to rounding."""
+    if _use_numba(backend):
+        points, uv = np.asarray(points, dtype=np.float64), np.asarray(uv, dtype=np.float64)
+        flat = _refine_kernel.reprojection_errors(points.reshape(-1, 3), uv.reshape(len(cameras), -1, 2), cameras)
+        return flat.reshape(uv.shape[:-1])
     return np.stack([np.linalg.norm(project(points, c) - uv[v], axis=-1) for v, c in enumerate(cameras)])
 
 
@@ -148,21 +164,22 @@ def _fit_subset(members: np.ndarray, ctx: dict, idx: np.ndarray) -> tuple[np.nda
     (every member sees the point, mean error within ``prune_px``), (n,) mean error over the members (px)."""
     uv, conf, active, cams = ctx["uv"][:, idx], ctx["conf"][:, idx], ctx["active"][:, idx], ctx["cameras"]
     w = np.where(members[:, None], conf, 0.0)
-    X = _solve(ctx["xy"][:, idx], w, ctx["P"], True, "auto") * ctx["unit"]
-    err = reprojection_errors(X, uv, cams)
+    X = _solve(ctx["xy"][:, idx], w, ctx["P"], True, ctx["backend"]) * ctx["unit"]
+    err = reprojection_errors(X, uv, cams, ctx["backend"])
     used = members[:, None] & active
     mean = np.where(used, err, 0.0).sum(0) / members.sum()
     ok = (used.sum(0) == members.sum()) & np.isfinite(X).all(-1) & (mean <= ctx["prune_px"])
     return X, ok, mean
 
 
-def _consensus(uv: np.ndarray, cameras: list[Camera], conf: np.ndarray, prune_px: float) -> _Consensus:
+def _consensus(uv: np.ndarray, cameras: list[Camera], conf: np.ndarray, prune_px: float, backend: str
+               ) -> _Consensus:
     """Step 1 of the module docstring on flattened input: uv (V, N, 2) px, conf (V, N) (0 = unusable)."""
     V, N = conf.shape
     active = conf > 0
     P, unit = _normalised_rig(cameras, True)
-    ctx = dict(uv=uv, conf=conf, active=active, cameras=cameras, prune_px=prune_px, P=P, unit=unit,
-               xy=_image_coords(uv, cameras, True))
+    ctx = dict(uv=uv, conf=conf, active=active, cameras=cameras, prune_px=prune_px, P=P, unit=unit, backend=backend,
+               xy=_image_coords(uv, cameras, True, backend))
     res = _Consensus(np.full((N, 3), np.nan), np.zeros((V, N), bool), np.zeros(N, int), np.full(N, np.inf),
                      np.full((V * (V - 1) // 2, N, 3), np.nan), list(combinations(range(V), 2)))
     n_active = active.sum(0)
@@ -211,12 +228,18 @@ def _resolve_pairs(res: _Consensus, grid: tuple[int, ...], window: int, max_jump
     res.views[:, drop] = False
 
 
+_JACOBIAN_STEP = 1e-3          # world unit, forward differences of the Huber refinement
+
+
 def _huber_refine(X: np.ndarray, uv: np.ndarray, cameras: list[Camera], w_base: np.ndarray, huber_px: float,
-                  iterations: int) -> np.ndarray:
+                  iterations: int, backend: str = "auto") -> np.ndarray:
     """Gauss-Newton on the Huber-weighted reprojection error: X (N, 3) world unit (finite), uv (V, N, 2) px,
-    w_base (V, N) view weights (0 = unused). Numerical Jacobians with a 1e-3 world-unit step."""
+    w_base (V, N) view weights (0 = unused). Numerical Jacobians with a 1e-3 world-unit step. Compiled
+    (:mod:`._refine_kernel`) when numba is installed; this numpy loop is its reference."""
+    if _use_numba(backend):
+        return _refine_kernel.huber_refine(X, uv, cameras, w_base, huber_px, iterations, _JACOBIAN_STEP)
     uv0 = np.nan_to_num(uv)
-    eps = 1e-3
+    eps = _JACOBIAN_STEP
     for _ in range(iterations):
         proj = np.stack([project(X, c) for c in cameras])                       # (V, N, 2)
         r = proj - uv0
@@ -232,7 +255,8 @@ def _huber_refine(X: np.ndarray, uv: np.ndarray, cameras: list[Camera], w_base: 
 
 def triangulate_robust(uv: np.ndarray, cameras: list[Camera], confidence: np.ndarray | None = None,
                        min_confidence: float = 0.0, prune_px: float = 20.0, huber_px: float = 3.0,
-                       iterations: int = 5, window: int = 9, max_jump: float = 150.0) -> TriangulationResult:
+                       iterations: int = 5, window: int = 9, max_jump: float = 150.0, backend: str = "auto"
+                       ) -> TriangulationResult:
     """Robust triangulation (see module docstring).
 
     Args:
@@ -245,6 +269,8 @@ def triangulate_robust(uv: np.ndarray, cameras: list[Camera], confidence: np.nda
         iterations: Gauss-Newton iterations.
         window: frames of the temporal median that checks two-view points ((V, T, J, 2) input only).
         max_jump: largest distance (world unit, e.g. mm) of a two-view point from that median.
+        backend: ``"numba"`` (compiled DLT, projections and refinement), ``"numpy"`` (the reference) or
+            ``"auto"`` (numba when installed).
     Returns:
         :class:`TriangulationResult` with points (..., 3), mean reprojection error (...,) px over the used
         views, and the used views (V, ...).
@@ -256,12 +282,13 @@ def triangulate_robust(uv: np.ndarray, cameras: list[Camera], confidence: np.nda
         np.asarray(confidence, dtype=np.float64), uv.shape[:-1])
     conf = np.where(np.isfinite(uv).all(-1) & (conf > min_confidence), conf, 0.0).reshape(V, -1)
     flat = uv.reshape(V, -1, 2)
-    res = _consensus(flat, cameras, conf, prune_px)
+    res = _consensus(flat, cameras, conf, prune_px, backend)
     _resolve_pairs(res, shape if len(shape) == 2 else (), window, max_jump)
     good = res.size >= 2
     w_base = np.where(res.views, conf, 0.0)
     X = np.full(res.X.shape, np.nan)
-    X[good] = _huber_refine(res.X[good], flat[:, good], cameras, w_base[:, good], huber_px, iterations)
-    err = reprojection_errors(X, flat, cameras)
+    X[good] = _huber_refine(res.X[good], flat[:, good], cameras, w_base[:, good], huber_px, iterations,
+                            backend)
+    err = reprojection_errors(X, flat, cameras, backend)
     mean_err = np.where(good, np.where(res.views, err, 0.0).sum(0) / np.maximum(res.views.sum(0), 1), np.nan)
     return TriangulationResult(X.reshape(shape + (3,)), mean_err.reshape(shape), res.views.reshape((V,) + shape))
