@@ -30,7 +30,7 @@ import numpy as np
 from simspine_hub.benchmark.leaderboard import save_predictions
 from simspine_hub.io import h36m
 from simspine_hub.io.detections import read_detections
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.io.files import save_png, write_text
 from simspine_hub.training.lifter import train_lifter
 from simspine_hub.twin.generator import TwinConfig, ensure_twin, write_detections
 
@@ -107,9 +107,7 @@ def _curves(runs: dict, path: Path) -> None:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("standardised MSE (angles: sin/cos + mm MSE)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_hub import skeleton
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.io.files import atomic_path, save_png, write_text
 
 __all__ = ["openpose_json", "draw_overlay", "FrameWriter", "lift_and_plot"]
 
@@ -167,7 +167,5 @@ def lift_and_plot(lifter, last, path: Path) -> Path:
     ax.set_ylabel("z (mm)")
     ax.set_zlabel("-y (mm)")
     ax.set_title("lifted 3D (root-relative, camera frame)", fontsize=9)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_hub import skeleton
-from simspine_hub.io.files import atomic_path
+from simspine_hub.io.files import save_png
 
 __all__ = ["REGION_COLORS", "plot_skeleton_2d"]
 
@@ -57,7 +57,4 @@ def plot_skeleton_2d(points: np.ndarray, path: str | os.PathLike, image: np.ndar
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, bbox_inches="tight")

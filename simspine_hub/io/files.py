@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes so that nothing half-written is ever left behind, and a stdout silencer."""
+"""Small file helpers: atomic writes so that nothing half-written is ever left behind (text, matplotlib PNGs), and a
+stdout silencer."""
 
 from __future__ import annotations
 
@@ -39,6 +40,19 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def save_png(fig, path: str | os.PathLike, *, bbox_inches: str | None = None) -> Path:
+    """Write a matplotlib figure to ``path`` as PNG atomically (at the figure's own dpi), then close it.
+
+    The one tail every plot function shares. ``bbox_inches="tight"`` crops to the drawn content; the default keeps
+    the figure's size. matplotlib is imported only here, lazily (the figure's maker has imported it already)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches=bbox_inches)
+    plt.close(fig)
+    return Path(path)
 
 
 @contextlib.contextmanager

@@ -216,7 +216,7 @@ def write_preview(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simspine_hub.io.files import atomic_path
+    from simspine_hub.io.files import save_png
 
     fig, axes = plt.subplots(len(curriculum), per_stage, figsize=(1.6 * per_stage, 2.2 * len(curriculum)), dpi=100,
                              squeeze=False)
@@ -235,7 +235,5 @@ def write_preview(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
                 ax.set_ylabel(f"stage {stage + 1} ({curriculum[stage].name})", fontsize=8)
     fig.suptitle("2D augmentation curriculum (SIMSPINE Table A1)", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
     return path

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from simspine_hub.benchmark.leaderboard import format_table, model_index
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.io.files import save_png, write_text
 from simspine_hub.training.recipe import Recipe
 
 __all__ = ["write_model_card", "plot_learning_curve", "card_model_index"]
@@ -125,7 +125,4 @@ def plot_learning_curve(log_history: list[dict], path: str | os.PathLike, title:
         ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

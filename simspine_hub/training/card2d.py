@@ -9,7 +9,7 @@ from pathlib import Path
 
 from simspine_hub.benchmark.leaderboard import format_table, save_results
 from simspine_hub.benchmark.tasks import get_task
-from simspine_hub.io.files import atomic_path, write_text
+from simspine_hub.io.files import save_png, write_text
 from simspine_hub.training.card import _PAPER, _recipe_table, card_model_index
 from simspine_hub.training.eval2d import TABLE2_COCO
 
@@ -62,10 +62,7 @@ def plot_loss_curve_2d(log_history: list[dict], path: str | os.PathLike, title: 
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 def write_card_2d(run, *, model_name: str, data_label: str, summary: dict) -> Path:
