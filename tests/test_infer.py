@@ -183,6 +183,24 @@ def test_bad_input(model, model_dir, tmp_path, capsys):
     assert rc == 2 and "will not open" in err and "Traceback" not in err
 
 
+def test_lifter_must_be_a_3d_keypoint_lifter(model, model_dir, frame_png, tmp_path, capsys):
+    from simspine_hub.models.lifter import AngleLifterConfig, SimpleBaselineAngles
+
+    angles = tmp_path / "angles"
+    SimpleBaselineAngles(AngleLifterConfig(hidden=16)).save_pretrained(angles)
+    path, _ = frame_png
+    rc, _, err = _cli(capsys, path, "--model", model_dir, "--lifter", angles, "--out", tmp_path / "o", "--device", "cpu")
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"--lifter {angles}: an angle lifter" in err and "--config full37" in err
+    assert not (tmp_path / "o").exists()                        # refused before any frame was processed
+    rc, _, err = _cli(capsys, path, "--model", model_dir, "--lifter", model_dir, "--out", tmp_path / "o")
+    assert rc == 2 and "is not a 3D keypoint lifter" in err and str(model_dir) in err
+    with pytest.raises(ValueError, match="lifter: an angle lifter"):
+        run_inference(model, path, tmp_path / "o", lifter=SimpleBaselineAngles(AngleLifterConfig(hidden=16)),
+                      progress=False)
+    assert not (tmp_path / "o").exists()
+
+
 def test_folder_with_a_corrupt_image_skips_and_counts_it(model, frame_png, tmp_path):
     path, _ = frame_png
     folder = tmp_path / "frames"

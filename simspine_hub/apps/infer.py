@@ -26,7 +26,7 @@ from simspine_hub.apps.sources import IMAGE_SUFFIXES, Source, StopKey, open_sour
 from simspine_hub.apps.tracking import OneEuroFilter, Tracker
 from simspine_hub.models.person_detector import PERSON_THRESHOLD, load_person_detector
 
-__all__ = ["infer", "run_inference", "load_pose_model", "load_boxes", "resolve_device", "load_person_detector",
+__all__ = ["infer", "run_inference", "load_pose_model", "load_lifter", "load_boxes", "resolve_device", "load_person_detector",
            "OneEuroFilter", "openpose_json", "draw_overlay", "IMAGE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,35 @@ def load_pose_model(name_or_path: str, device="cpu", backend: str = "torch", com
     return InferenceModel(model, compile=compile, bf16=bf16) if (compile or bf16) else model
 
 
+def _check_lifter(config, what: str) -> None:
+    """Refuse (ValueError naming ``what``) a model that is not a 3D keypoint lifter, e.g. an angle lifter."""
+    from simspine_hub.models.lifter import AngleLifterConfig, LifterConfig
+
+    kind = getattr(config, "model_type", None)
+    if kind == LifterConfig.model_type:
+        return
+    use = (f"pass a 3D keypoint lifter folder instead (model_type {LifterConfig.model_type!r}: the output of "
+           "`simspine train lifter --config full37` or `--config spine15`), or leave --lifter out")
+    if kind == AngleLifterConfig.model_type:
+        raise ValueError(f"{what}: an angle lifter (model_type {kind!r}: 2D keypoints -> the 62 kinematic axes), "
+                         f"but infer lifts keypoints to 3D to plot them; {use}")
+    raise ValueError(f"{what}: model_type {kind!r} is not a 3D keypoint lifter; {use}")
+
+
+def load_lifter(name_or_path: str, device="cpu"):
+    """A 3D keypoint lifter (:class:`~simspine_hub.models.lifter.SimpleBaseline3D`) from a folder or hub id, for
+    ``--lifter``, in eval mode on ``device``. Its config is read first: an angle lifter or any other model is one
+    ValueError naming ``--lifter`` and what to pass, before any weights load."""
+    from transformers import AutoConfig, AutoModel
+
+    import simspine_hub.models  # noqa: F401  (registers the Auto classes)
+
+    _check_folder(name_or_path)
+    config = AutoConfig.from_pretrained(name_or_path)
+    _check_lifter(config, f"--lifter {name_or_path}")
+    return AutoModel.from_pretrained(name_or_path, config=config).eval().to(device)
+
+
 def load_boxes(path: str | os.PathLike) -> dict:
     """A boxes file -> {image name, image stem or frame index: [[x, y, w, h], ...]} (pixels)."""
     try:
@@ -98,15 +127,12 @@ def infer(source: str | os.PathLike, model: str, out: str | os.PathLike, *, boxe
           lifter: str | None = None, **options) -> dict:
     """Load everything named by the arguments (what ``simspine infer`` takes) and call :func:`run_inference`
     (``options``: its keyword arguments). Returns its summary plus the device."""
-    from transformers import AutoModel
-
     dev = resolve_device(device)
-    _check_folder(lifter)
+    lift = load_lifter(lifter, dev) if lifter else None             # checked before the slower loads
     detector = load_person_detector(person_detector, device=dev, threshold=detector_threshold) \
         if person_detector else None
     box_table = load_boxes(boxes) if boxes is not None else None
     pose = load_pose_model(model, dev, backend=backend, compile=compile, bf16=bf16, threads=threads)
-    lift = AutoModel.from_pretrained(lifter).eval().to(dev) if lifter else None
     summary = run_inference(pose, source, out, boxes=box_table, detector=detector, lifter=lift, **options)
     summary["device"] = str(dev) if backend == "torch" else f"onnxruntime ({dev.type})"
     return summary
@@ -146,6 +172,8 @@ def run_inference(model, source: str | os.PathLike | Source, out: str | os.PathL
         raise ValueError("boxes (--boxes) and detector (--person-detector): give one source of person boxes, not both")
     if detect_every < 1:
         raise ValueError(f"--detect-every {detect_every}: give 1 (every frame) or more")
+    if lifter is not None:
+        _check_lifter(lifter.config, "lifter")
     src = source if isinstance(source, Source) else open_source(source, max_frames)
     proc = PoseImageProcessor.from_config(model.config)
     if src.is_video and track:

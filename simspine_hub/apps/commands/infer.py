@@ -29,7 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="onnxruntime: export once (cached in the model folder's onnx/), run on ONNX Runtime")
     p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: one per physical core)")
     p.add_argument("--flip-test", action="store_true")
-    p.add_argument("--lifter", help="a lifter folder: also lift the last frame to 3D and plot it")
+    p.add_argument("--lifter", help="a 3D keypoint lifter folder or hub id (`simspine train lifter --config full37` or "
+                                    "spine15; not an angle lifter): also lift the last frame to 3D and plot it")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile with inductor freezing (BN folded, channels-last): faster after ~20 s of compiling")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fast on GPUs and on CPUs with AVX512-BF16/AMX; ~1e-2 relative change)")
