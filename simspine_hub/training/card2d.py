@@ -65,43 +65,17 @@ def plot_loss_curve_2d(log_history: list[dict], path: str | os.PathLike, title: 
     return save_png(fig, path)
 
 
-def write_card_2d(run, *, model_name: str, data_label: str, summary: dict) -> Path:
-    """``out/README.md``: metadata with the ``model-index`` (Table 2 row), results, data, recipe and log."""
-    import yaml
-    from huggingface_hub import ModelCard, ModelCardData
+_TWIN_NOTE = ("**All numbers on this card are twin results**: trained and evaluated on the package's synthetic "
+              "twin (its rendered videos; a twin COCO file stands in for SpineTrack), not on SIMSPINE, Human3.6M "
+              "or SpineTrack; they check the pipeline, not the paper's claims.\n\n")
 
-    recipe, twin = run.recipe, data_label == "twin"
-    meta = ModelCardData(license="apache-2.0" if twin else "other", license_name=None if twin else "simspine-academic",
-                         library_name="transformers", model_name=model_name, datasets=["dfki-av/simspine"],
-                         tags=["simspine", "spine", "keypoint-detection", "pose-estimation", "simspine-hub", "2d"]
-                         + (["synthetic-twin"] if twin else [])).to_dict()
-    meta = {k: v for k, v in meta.items() if v is not None}
-    results = []
-    if run.result is not None:
-        results += card_model_index(run.result, model_name)[0]["results"]
-    if run.coco is not None:
-        results.append(coco_model_index(run.coco))
-    if results:
-        meta["model-index"] = [{"name": model_name, "results": results}]
-    rows = []
-    if run.before:
-        rows.append((f"{recipe.get('model', 'variant')} (before fine-tuning)", run.before.get("coco"),
-                     run.before.get("simspine")))
-    rows.append((model_name, run.coco, run.result))
-    coco_name = run.coco["dataset"] if run.coco else "no val file"
-    refs = "\n".join(f"| {r.method} | {r.values['AUC']:.3f} | {r.source} |" for r in get_task("2d").references)
-    twin_note = ("**All numbers on this card are twin results**: trained and evaluated on the package's synthetic "
-                 "twin (its rendered videos; a twin COCO file stands in for SpineTrack), not on SIMSPINE, Human3.6M "
-                 "or SpineTrack; they check the pipeline, not the paper's claims.\n\n" if twin else "")
-    sources = "\n".join(f"- `{s['name']}`: {s['rows']} persons ("
-                        + ", ".join(f"{k}: {v}" for k, v in s.items() if k not in ("name", "rows")) + ")"
-                        for s in run.sources)
-    body = f"""
+#: The card's body; ``str.format`` fields, filled by :func:`write_card_2d`.
+_BODY = """
 # {model_name}
 
-{recipe.description}
+{description}
 
-Trained with `simspine train 2d` (simspine-hub) following the recipe `{recipe.name}` ({_PAPER}, Sec. 4.1, 4.4 and
+Trained with `simspine train 2d` (simspine-hub) following the recipe `{recipe_name}` ({paper}, Sec. 4.1, 4.4 and
 Supplementary A). Data: **{data_label}**.
 
 {twin_note}## Use
@@ -116,15 +90,15 @@ or `simspine infer IMAGE_OR_VIDEO --model <this folder>`. Input: (batch, 3, H, W
 
 ## Results (Table 2 layout, {data_label} data)
 
-{table2_markdown(rows, coco_name, f"{data_label} test views")}
+{table2}
 
-{format_table(run.result) if run.result is not None else "(no SIMSPINE evaluation: no --h36m-root / --annotations)"}
+{simspine_table}
 
 The paper's AUC values (SIMSPINE test, reported, reference only):
 
 | Method | AUC | source |
 |---|---|---|
-{refs}
+{references}
 
 ## Training data
 
@@ -132,13 +106,13 @@ The paper's AUC values (SIMSPINE test, reported, reference only):
 
 ## Training
 
-{", ".join(f"{k}: {v}" for k, v in summary.items())}
+{summary}
 
 The full log is `training_log.csv` (loss, learning rate, curriculum stage and batch share per source at every
 logged step; TensorBoard events in `tensorboard/` when enabled), the loss curve `loss_curve.png`, the recipe as
 run `recipe.yaml`.
 
-{_recipe_table(recipe)}
+{recipe_table}
 
 ## Licence and limits
 
@@ -146,6 +120,62 @@ SIMSPINE annotations are under the authors' academic licence and need a Human3.6
 terms; weights trained on them inherit those terms. The training code (simspine-hub) is Apache-2.0. SIMSPINE labels
 are simulation-derived (OpenSim), not measured in vivo; not for diagnosis.
 """
+
+
+def _card_metadata(run, model_name: str, twin: bool) -> dict:
+    """The card's YAML metadata: licence, tags and the ``model-index`` (SIMSPINE AUC, AP/AR on the val file)."""
+    from huggingface_hub import ModelCardData
+
+    meta = ModelCardData(license="apache-2.0" if twin else "other", license_name=None if twin else "simspine-academic",
+                         library_name="transformers", model_name=model_name, datasets=["dfki-av/simspine"],
+                         tags=["simspine", "spine", "keypoint-detection", "pose-estimation", "simspine-hub", "2d"]
+                         + (["synthetic-twin"] if twin else [])).to_dict()
+    meta = {k: v for k, v in meta.items() if v is not None}
+    results = []
+    if run.result is not None:
+        results += card_model_index(run.result, model_name)[0]["results"]
+    if run.coco is not None:
+        results.append(coco_model_index(run.coco))
+    if results:
+        meta["model-index"] = [{"name": model_name, "results": results}]
+    return meta
+
+
+def _card_table2(run, model_name: str, data_label: str) -> str:
+    """Table 2 rows of the run: the initial weights (when evaluated) and the fine-tuned ones."""
+    rows = []
+    if run.before:
+        rows.append((f"{run.recipe.get('model', 'variant')} (before fine-tuning)", run.before.get("coco"),
+                     run.before.get("simspine")))
+    rows.append((model_name, run.coco, run.result))
+    coco_name = run.coco["dataset"] if run.coco else "no val file"
+    return table2_markdown(rows, coco_name, f"{data_label} test views")
+
+
+def _card_sources(sources: list[dict]) -> str:
+    """One bullet per training source: its name, persons and the rest of its summary."""
+    return "\n".join(f"- `{s['name']}`: {s['rows']} persons ("
+                     + ", ".join(f"{k}: {v}" for k, v in s.items() if k not in ("name", "rows")) + ")"
+                     for s in sources)
+
+
+def write_card_2d(run, *, model_name: str, data_label: str, summary: dict) -> Path:
+    """``out/README.md``: metadata with the ``model-index`` (Table 2 row), results, data, recipe and log."""
+    import yaml
+    from huggingface_hub import ModelCard
+
+    twin = data_label == "twin"
+    body = _BODY.format(
+        model_name=model_name, description=run.recipe.description, recipe_name=run.recipe.name, paper=_PAPER,
+        data_label=data_label, twin_note=_TWIN_NOTE if twin else "",
+        table2=_card_table2(run, model_name, data_label),
+        simspine_table=(format_table(run.result) if run.result is not None
+                        else "(no SIMSPINE evaluation: no --h36m-root / --annotations)"),
+        references="\n".join(f"| {r.method} | {r.values['AUC']:.3f} | {r.source} |"
+                              for r in get_task("2d").references),
+        sources=_card_sources(run.sources), summary=", ".join(f"{k}: {v}" for k, v in summary.items()),
+        recipe_table=_recipe_table(run.recipe))
+    meta = _card_metadata(run, model_name, twin)
     card = ModelCard("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n" + body)
     path = Path(run.out) / "README.md"
     write_text(path, str(card))
