@@ -8,6 +8,9 @@ The staged folder is the model re-saved with ``save_pretrained``: ``config.json`
 ``AutoModel.from_pretrained("you/spinepose-m", trust_remote_code=True)``. ViTPose is transformers' own class
 and needs no code. ``--dry-run`` validates the folder (loads it with the Auto classes, parses the card) and
 prints what would be uploaded, without any network access.
+
+A training output folder (``simspine train ...``) works as ``--model-dir``: only the re-saved model and the card are
+staged, and :data:`IGNORE_PATTERNS` (the Trainer's ``checkpoints/`` and ``tensorboard/``) are never uploaded.
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 
 CARDS = Path(__file__).resolve().parent.parent / "model_cards"
+#: Never uploaded, even if the staged folder held them: what the Trainer writes into a training output folder
+#: (checkpoints with optimizer state, TensorBoard events). huggingface_hub ``upload_folder`` patterns.
+IGNORE_PATTERNS = ["checkpoints/*", "tensorboard/*"]
+
+
+def upload_files(stage: Path) -> list[tuple[str, int]]:
+    """(path relative to ``stage``, bytes) of each file ``upload_folder`` sends from ``stage``, with
+    :data:`IGNORE_PATTERNS` applied the way huggingface_hub applies them."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    return [(f, (stage / f).stat().st_size) for f in filter_repo_objects(files, ignore_patterns=IGNORE_PATTERNS)]
 
 
 def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
@@ -40,7 +55,7 @@ def plan(model_dir: Path, card: str) -> tuple[Path, list[tuple[str, int]]]:
     stage = Path(tempfile.mkdtemp(prefix="push_"))
     model.save_pretrained(stage)                                    # + auto_map and the modelling code
     shutil.copy(card_path, stage / "README.md")
-    return stage, sorted((p.name, p.stat().st_size) for p in stage.iterdir())
+    return stage, upload_files(stage)
 
 
 def main(argv=None) -> int:
@@ -60,7 +75,8 @@ def main(argv=None) -> int:
 
         api = HfApi()
         api.create_repo(args.repo_id, private=args.private, exist_ok=True)
-        api.upload_folder(repo_id=args.repo_id, folder_path=str(stage), commit_message=f"Upload {args.card}")
+        api.upload_folder(repo_id=args.repo_id, folder_path=str(stage), commit_message=f"Upload {args.card}",
+                          ignore_patterns=IGNORE_PATTERNS)
     shutil.rmtree(stage, ignore_errors=True)
     return 0
 
