@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simspine_hub.apps.commands._recipe_args import add_common_arguments, data_roots, training_overrides
+
 NAME = "2d"
 
 
@@ -19,10 +21,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", default="spinepose-m",
                    help="spinepose-s|m|l, rtmpose-m, hrnet-w32, vitpose-b (recipe <model>-2d.yaml) or a recipe .yaml")
     p.add_argument("--init", type=Path, help="converted checkpoint folder to start from (default: random weights)")
-    p.add_argument("--out", type=Path, required=True, help="output folder: model, card, results, log, checkpoints")
-    p.add_argument("--h36m-root", help="Human3.6M root (SIMSPINE views: videos, cameras)")
-    p.add_argument("--annotations", help="SIMSPINE release folder, .h5, parquet folder or hub id")
-    p.add_argument("--twin", type=Path, help="use a synthetic twin folder for both roots")
+    add_common_arguments(p, h36m_help="Human3.6M root (SIMSPINE views: videos, cameras)",
+                         out_help="output folder: model, card, results, log, checkpoints",
+                         epochs_help="override the recipe's epochs (10)")
     p.add_argument("--simspine-images", type=Path,
                    help="pre-extracted SIMSPINE frames (default: decode the needed frames from the videos)")
     p.add_argument("--image-naming", choices=("simspine", "mmpose"),
@@ -37,32 +38,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--spinetrack-val-images", type=Path, help="image folder of --spinetrack-val")
     p.add_argument("--mixing", choices=("batch", "epoch"), help="per-batch mixup (recipe) or per-epoch alternation")
     p.add_argument("--source-ratio", type=float, nargs="+", help="samples per batch by source (recipe: 1 1)")
-    p.add_argument("--epochs", type=float, help="override the recipe's epochs (10)")
-    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (smoke runs; still evaluates)")
-    p.add_argument("--batch-size", type=int, help="override the recipe's per-device batch size")
-    p.add_argument("--lr", type=float, help="override the recipe's learning rate")
-    p.add_argument("--seed", type=int, help="override the recipe's seed")
     p.add_argument("--workers", type=int, help="data-loader worker processes (recipe: 4)")
     p.add_argument("--eval-stride", type=int, help="evaluate every N-th SIMSPINE test frame (recipe: 5)")
     p.add_argument("--no-ema", action="store_true", help="train without the EMA of the weights")
-    precision = p.add_mutually_exclusive_group()
-    precision.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
-    precision.add_argument("--fp16", action="store_true", help="float16 mixed precision (CUDA)")
     p.add_argument("--preview", action="store_true", help="write preview.png: augmented samples of each stage")
     p.add_argument("--eval-before", action="store_true",
                    help="also evaluate the initial weights (Table 2's pretrain row)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
-    p.add_argument("--no-tensorboard", action="store_true", help="CSV log only")
-    p.add_argument("--cache-dir", help="datasets cache folder")
-    p.add_argument("--model-name", help="name in the results and the model card")
     return p
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, dict]:
     """Recipe overrides ({section: {key: value}}) from the flags that were given."""
-    training = {"num_train_epochs": args.epochs, "per_device_train_batch_size": args.batch_size,
-                "learning_rate": args.lr, "seed": args.seed, "dataloader_num_workers": args.workers,
-                "bf16": args.bf16 or None, "fp16": args.fp16 or None, "report_to": [] if args.no_tensorboard else None}
+    training = training_overrides(args, dataloader_num_workers=args.workers)
     data = {"simspine_fraction": args.simspine_fraction, "mixing": args.mixing, "source_ratio": args.source_ratio,
             "image_naming": args.image_naming, "eval_frame_stride": args.eval_stride}
     out = {"training": training, "data": data, "model": {"ema_momentum": 0.0 if args.no_ema else None}}
@@ -73,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from simspine_hub.training.card2d import table2_markdown
     from simspine_hub.training.trainer2d import train_2d
 
-    h36m_root, annotations = args.h36m_root, args.annotations
-    if args.twin is not None:
-        h36m_root, annotations = args.twin / "h36m", args.twin / "simspine"
+    h36m_root, annotations = data_roots(args)
     run_ = train_2d(args.model, out=args.out, h36m_root=h36m_root, annotations=annotations,
                     spinetrack=args.spinetrack, spinetrack_images=args.spinetrack_images,
                     spinetrack_val=args.spinetrack_val, spinetrack_val_images=args.spinetrack_val_images,
