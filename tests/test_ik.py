@@ -179,8 +179,8 @@ def test_cuda_solve_matches_cpu(model, ground_truth):
 
 
 def test_simulate_on_ray_writes_the_same_bytes_as_one_process(twin_root, tmp_path):
-    """``simspine simulate --ray``: a local Ray (2 CPUs) runs the IK jobs; every output file equals the
-    single-process run's, byte for byte."""
+    """``simspine simulate --ray``: a local Ray (2 CPUs) runs the per-sequence jobs (triangulation, IK); every
+    output file equals the single-process run's, byte for byte, and so do those of a 2-process pool."""
     import shutil
 
     from simspine_hub.simulation.pipeline import simulate_capture
@@ -197,9 +197,11 @@ def test_simulate_on_ray_writes_the_same_bytes_as_one_process(twin_root, tmp_pat
         many = simulate_capture(twin / "h36m", twin / "detections", tmp_path / "ray", ray_address="local", **kw)
     finally:
         ray.shutdown()
-    assert one == many and len(one["S9"]) == 3
+    pool = simulate_capture(twin / "h36m", twin / "detections", tmp_path / "pool", workers=2, **kw)
+    assert one == many == pool and len(one["S9"]) == 3
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*") if p.is_file())
     assert len([f for f in files if f.suffix == ".mot"]) == 3
-    for f in files:
-        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "ray" / f).read_bytes(), f
+    for other in ("ray", "pool"):
+        assert files == sorted(p.relative_to(tmp_path / other) for p in (tmp_path / other).rglob("*") if p.is_file())
+        for f in files:
+            assert (tmp_path / "one" / f).read_bytes() == (tmp_path / other / f).read_bytes(), (other, f)

@@ -190,26 +190,35 @@ def _clear_subject(out: Path, subject: str, stems: list[str]) -> None:
     (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
 
 
+def _triangulate_job(args) -> tuple[str, tuple]:
+    """Worker: read, triangulate and check the evidence of one stem -> (stem, ("todo", (merged, names, usable,
+    counts))) or (stem, ("rejected", QC dict)); a rejected stem gets its QC JSON written here."""
+    out, subject, stem, data, detections, cams, cfg, params = args
+    uv, sc = read_detections(detections, subject, stem, tuple(c.name for c in cams))
+    pts, _ = triangulate_sequence(uv, sc, cams, cfg)
+    counts, usable = qc.spine_evidence(pts, cfg.min_spine_markers)
+    reason = qc.evidence_verdict(usable, cfg.min_spine_markers, cfg.min_usable_fraction)
+    if reason:
+        rep = qc.rejected_report(len(pts), reason, counts, int(usable.sum()), params).as_dict()
+        write_text(Path(out) / "qc" / f"{subject}_{release.action_key(stem)}.json", json.dumps(rep, indent=2))
+        return stem, ("rejected", rep)
+    j32 = data.read_3d(subject, stem) if (cfg.use_h36m_limbs and data is not None) else None
+    n = len(pts) if j32 is None else min(len(pts), len(j32))
+    merged, names = merge_markers(pts[:n], None if j32 is None else j32[:n])
+    return stem, ("todo", (merged, names, usable[:n], counts))
+
+
 def _triangulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
-                         cfg: SimulationConfig, params: dict, out: Path, progress: bool) -> tuple[dict, dict]:
-    """Triangulate and check the evidence of each stem -> ({stem: (merged, names, usable, triangulated)},
-    {stem: rejected QC dict}); rejected stems get their QC JSON written here."""
-    todo, rejected = {}, {}
-    for stem in tqdm(stems, desc=f"{subject} triangulate", disable=not progress):
+                         cfg: SimulationConfig, params: dict, out: Path, runner: _JobRunner) -> tuple[dict, dict]:
+    """Triangulate and check the evidence of each stem (one job per stem) -> ({stem: (merged, names, usable,
+    triangulated)}, {stem: rejected QC dict})."""
+    jobs = []
+    for stem in stems:
         cam_ids = h36m.usable_cameras(subject, stem, list(cams)) if data is not None else list(cams)
-        uv, sc = read_detections(detections, subject, stem, tuple(cam_ids))
-        pts, _ = triangulate_sequence(uv, sc, [cams[c] for c in cam_ids], cfg)
-        counts, usable = qc.spine_evidence(pts, cfg.min_spine_markers)
-        reason = qc.evidence_verdict(usable, cfg.min_spine_markers, cfg.min_usable_fraction)
-        if reason:
-            rep = qc.rejected_report(len(pts), reason, counts, int(usable.sum()), params).as_dict()
-            write_text(out / "qc" / f"{subject}_{release.action_key(stem)}.json", json.dumps(rep, indent=2))
-            rejected[stem] = rep
-            continue
-        j32 = data.read_3d(subject, stem) if (cfg.use_h36m_limbs and data is not None) else None
-        n = len(pts) if j32 is None else min(len(pts), len(j32))
-        merged, names = merge_markers(pts[:n], None if j32 is None else j32[:n])
-        todo[stem] = (merged, names, usable[:n], counts)
+        jobs.append((str(out), subject, stem, data, detections, [cams[c] for c in cam_ids], cfg, params))
+    done = runner.map(_triangulate_job, jobs, f"{subject} triangulate", gpu=False)
+    todo = {s: v for s in stems if s in done for kind, v in [done[s]] if kind == "todo"}
+    rejected = {s: v for s in stems if s in done for kind, v in [done[s]] if kind == "rejected"}
     return todo, rejected
 
 
@@ -224,31 +233,49 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _run_jobs(jobs: list[tuple], workers: int, desc: str, progress: bool, ray_address: str | None = None) -> dict:
-    if ray_address is not None and jobs:
-        from simspine_hub.simulation.ray_jobs import run_on_ray
+def _limit_threads(threads: int) -> None:
+    """Pool-worker initialiser: ``threads`` numba threads per worker, so the workers share the cores."""
+    import numba
 
-        return run_on_ray(_ik_job, jobs, ray_address, desc, progress)
-    results = {}
-    with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not progress) as bar:
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(workers, mp_context=_worker_context()) as ex:
-                for stem, rep in ex.map(_ik_job, jobs):
-                    results[stem] = rep
-                    bar.update(1)
-        else:
-            for job in jobs:
-                stem, rep = _ik_job(job)
-                results[stem] = rep
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+class _JobRunner:
+    """Runs per-sequence jobs ``fn(job) -> (stem, value)`` in this process, in one pool of ``workers``
+    processes kept for the whole run, or as Ray tasks (``ray_address``, :mod:`.ray_jobs`) -> {stem: value}."""
+
+    def __init__(self, workers: int, progress: bool, ray_address: str | None = None) -> None:
+        self.workers, self.progress, self.ray_address = workers, progress, ray_address
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _JobRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def map(self, fn, jobs: list[tuple], desc: str, gpu: bool = False) -> dict:
+        if self.ray_address is not None and jobs:
+            from simspine_hub.simulation.ray_jobs import run_on_ray
+
+            return run_on_ray(fn, jobs, self.ray_address, desc, self.progress, gpu=gpu)
+        if self.workers > 1 and len(jobs) > 1 and self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(), initializer=_limit_threads,
+                                             initargs=(max(1, (os.cpu_count() or 1) // self.workers),))
+        results = {}
+        with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not self.progress) as bar:
+            done = self._pool.map(fn, jobs) if self.workers > 1 and len(jobs) > 1 else map(fn, jobs)
+            for stem, value in done:
+                results[stem] = value
                 bar.update(1)
-    return results
+        return results
 
 
 def _simulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
-                      cfg: SimulationConfig, params: dict, out: Path, workers: int, progress: bool,
-                      ray_address: str | None = None) -> dict:
+                      cfg: SimulationConfig, params: dict, out: Path, runner: _JobRunner) -> dict:
     """One subject: triangulate the unfinished stems, scale the model, IK jobs -> {stem: QC dict}."""
-    todo, results = _triangulate_subject(subject, stems, data, detections, cams, cfg, params, out, progress)
+    todo, results = _triangulate_subject(subject, stems, data, detections, cams, cfg, params, out, runner)
     model_path = out / "models" / f"{subject}.osim"
     if todo and not model_path.is_file():
         stacked = np.concatenate([m[np.asarray(u)] for m, _, u, _ in todo.values()])
@@ -256,7 +283,7 @@ def _simulate_subject(subject: str, stems: list[str], data, detections, cams: di
         scale_model(factor, model_path)
     extra = {s: {"triangulated": c, "parameters": params} for s, (_, _, _, c) in todo.items()}
     jobs = [(str(out), subject, s, str(model_path), m, names, u, cfg, extra[s]) for s, (m, names, u, _) in todo.items()]
-    results.update(_run_jobs(jobs, workers, f"{subject} IK", progress, ray_address))
+    results.update(runner.map(_ik_job, jobs, f"{subject} IK", gpu=True))
     return {s: results[s] for s in stems if s in results}
 
 
@@ -275,8 +302,9 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
         (translations in metres); sequences are the stems found in ``detections/<subject>/`` and every
         marker is triangulated. ``subjects`` names the capture's subject folder(s).
     Finished sequences made with other parameters raise :class:`StaleOutputError` unless ``overwrite``
-    (then the subject's outputs are removed and made again). ``ray_address`` runs the IK jobs as Ray tasks
-    (``"local"``: a Ray on this machine; else a cluster address; :mod:`.ray_jobs`) instead of ``workers``.
+    (then the subject's outputs are removed and made again). The per-sequence jobs (triangulation, then IK
+    once the subject's model is scaled) run on ``workers`` processes, or as Ray tasks with ``ray_address``
+    (``"local"``: a Ray on this machine; else a cluster address; :mod:`.ray_jobs`).
     """
     cfg = cfg or SimulationConfig()
     out = Path(out)
@@ -287,28 +315,36 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
         raise ValueError("a calibrated capture needs subjects=[...] (the folder names under the detections)")
     params = _parameters(cfg, h36m_root, detections, calibration)
     results: dict[str, dict] = {}
-    for subject in subjects or data.subjects():
-        cams = data.cameras(subject) if data is not None else release.read_calibration_toml(calibration)
-        if len(cams) < 2:
-            raise ValueError(f"{calibration or h36m_root}: {len(cams)} camera(s) for {subject}; triangulation "
-                             "needs at least 2 calibrated cameras")
-        stems = [s.stem for s in data.sequences(subject)] if data is not None else \
-            _capture_sequences(Path(detections), subject, list(cams))
-        same, stale = _finished(out, subject, stems, params)
-        if stale and not overwrite:
-            raise StaleOutputError(f"{out}: finished sequences were made with other parameters: {'; '.join(stale)}. "
-                                   "Use a new --out folder, or pass --overwrite (overwrite=True) to redo them")
-        if stale:
-            _clear_subject(out, subject, stems)
-            same = set()
-        if not same:                       # nothing kept: a model left by an unfinished run is made again
-            (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
-        release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
-        results[subject] = _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams,
-                                             cfg, params, out, workers, progress, ray_address)
+    with _JobRunner(workers, progress, ray_address) as runner:
+        for subject in subjects or data.subjects():
+            results[subject] = _simulate_one(subject, data, detections, calibration, cfg, params, out, overwrite,
+                                             runner)
     if write_hdf5 and any((out / "positions").glob("*/*.trc")):                   # something finished
         release.write_release_hdf5(out / "simspine.h5", release.Release(out))
     return results
+
+
+def _simulate_one(subject: str, data, detections, calibration, cfg: SimulationConfig, params: dict, out: Path,
+                  overwrite: bool, runner: _JobRunner) -> dict:
+    """One subject of :func:`simulate_capture`: its cameras and stems, the stale-output check, the work."""
+    cams = data.cameras(subject) if data is not None else release.read_calibration_toml(calibration)
+    if len(cams) < 2:
+        raise ValueError(f"{calibration or data.root}: {len(cams)} camera(s) for {subject}; triangulation "
+                         "needs at least 2 calibrated cameras")
+    stems = [s.stem for s in data.sequences(subject)] if data is not None else \
+        _capture_sequences(Path(detections), subject, list(cams))
+    same, stale = _finished(out, subject, stems, params)
+    if stale and not overwrite:
+        raise StaleOutputError(f"{out}: finished sequences were made with other parameters: {'; '.join(stale)}. "
+                               "Use a new --out folder, or pass --overwrite (overwrite=True) to redo them")
+    if stale:
+        _clear_subject(out, subject, stems)
+        same = set()
+    if not same:                       # nothing kept: a model left by an unfinished run is made again
+        (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
+    release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
+    return _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams, cfg, params,
+                             out, runner)
 
 
 def summary(results: dict) -> tuple[str, int]:

@@ -1,9 +1,11 @@
-"""Run the simulation's per-sequence IK jobs as Ray tasks (the ``ray`` extra), on a local or existing cluster.
+"""Run the simulation's per-sequence jobs (triangulation, IK) as Ray tasks (the ``ray`` extra), on a local or
+existing cluster.
 
-Each job is the same function the single-process run calls (``pipeline._ik_job``), so the outputs are the same
-files, byte for byte; every task writes its sequence atomically (the ``.mot`` last), so a cluster run resumes
-exactly as a local one does. Tasks ask for a share of a GPU where the cluster has GPUs (batched IK then runs on
-CUDA inside the task), else one CPU. ``--out`` must be a folder every node can write (a shared filesystem).
+Each job is the same function the single-process run calls (``pipeline._triangulate_job``,
+``pipeline._ik_job``), so the outputs are the same files, byte for byte; every task writes its sequence
+atomically (the ``.mot`` last), so a cluster run resumes exactly as a local one does. IK tasks ask for a
+share of a GPU where the cluster has GPUs (batched IK then runs on CUDA inside the task), else one CPU.
+``--out`` (and the inputs) must be folders every node can reach (a shared filesystem).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def _ray():
     return ray
 
 
-def run_on_ray(fn: Callable, jobs: list[tuple], address: str, desc: str = "IK", progress: bool = True) -> dict:
-    """``fn(job) -> (key, value)`` for every job as a Ray task -> {key: value}.
+def run_on_ray(fn: Callable, jobs: list[tuple], address: str, desc: str = "IK", progress: bool = True,
+               gpu: bool = True) -> dict:
+    """``fn(job) -> (key, value)`` for every job as a Ray task -> {key: value}; ``gpu``: the tasks ask for a
+    share of a GPU where the cluster has GPUs (IK), else one CPU each (triangulation).
 
     ``address``: ``"local"`` starts (or reuses) a Ray on this machine; anything else is passed to ``ray.init``
     (``"auto"``, ``"ray://head:10001"``, ...). A Ray already initialised by the caller is used as it is.
@@ -42,7 +46,7 @@ def run_on_ray(fn: Callable, jobs: list[tuple], address: str, desc: str = "IK", 
     if not ray.is_initialized():
         ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False)
     gpus = ray.cluster_resources().get("GPU", 0.0)
-    task = ray.remote(num_cpus=1, num_gpus=GPU_SHARE if gpus > 0 else 0)(fn)
+    task = ray.remote(num_cpus=1, num_gpus=GPU_SHARE if gpu and gpus > 0 else 0)(fn)
     pending = [task.remote(job) for job in jobs]
     results = {}
     with tqdm(total=len(jobs), desc=f"{desc} (ray)", unit="seq", disable=not progress) as bar:

@@ -16,12 +16,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--twin", type=Path, help="run on a synthetic twin (its detections are simulated if absent)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--subjects", nargs="+")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes for IK")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes for the per-sequence jobs (triangulation, IK)")
     p.add_argument("--ik", choices=("batched", "opensim"), default="batched",
                    help="batched: the temporal IK objective solved jointly (torch; CUDA when available); "
                         "opensim: OpenSim's IK tool + a smoothing stage (needs the opensim extra)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run the IK jobs as Ray tasks: alone, a Ray on this machine; with ADDRESS (e.g. auto, "
+                   help="run the per-sequence jobs as Ray tasks: alone, a Ray on this machine; with ADDRESS (e.g. auto, "
                         "ray://head:10001) an existing cluster; --out must be shared by its nodes (ray extra)")
     p.add_argument("--smooth-lambda", type=float, default=1.0, help="temporal smoothness weight (0: off)")
     p.add_argument("--cutoff-hz", type=float, default=6.0)
