@@ -80,6 +80,21 @@ def trainer_rate(device: str, steps: int, batch: int, hidden: int, rows: int, bf
     return clock.steps * batch / (clock.t1 - clock.t0)
 
 
+def _timed_rate(step, steps: int, batch: int, device: str) -> float:
+    """Samples per second of a plain loop: ``step()`` called ``steps`` times, timed over steps 2..N (the first warms
+    up), ``batch`` samples a step; on CUDA synchronised at both ends of the timed span."""
+    t0 = None
+    for i in range(steps):
+        if i == 1:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (steps - 1) * batch / (time.perf_counter() - t0)
+
+
 def plain_loop_rate(device: str, steps: int, batch: int, hidden: int, rows: int) -> float:
     x, y = _data(rows, device)
     model = _model(x, y, device, hidden).train()
@@ -87,12 +102,8 @@ def plain_loop_rate(device: str, steps: int, batch: int, hidden: int, rows: int)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=100_000, gamma=0.96)
     gen = torch.Generator(device=device).manual_seed(0)
-    t0 = None
-    for step in range(steps):
-        if step == 1:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
+
+    def step():
         b = torch.randint(0, len(x), (batch,), generator=gen, device=device)
         loss = model(keypoints_2d=x[b], labels=y[b]).loss
         opt.zero_grad()
@@ -100,9 +111,8 @@ def plain_loop_rate(device: str, steps: int, batch: int, hidden: int, rows: int)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return (steps - 1) * batch / (time.perf_counter() - t0)
+
+    return _timed_rate(step, steps, batch, device)
 
 
 def _coco_file(folder: str, images: int = 24) -> tuple[str, str]:
@@ -145,19 +155,14 @@ def pose2d_rates(device: str, steps: int, batch: int, input_size: tuple[int, int
     x = torch.stack([b["pixel_values"] for b in items]).to(device)
     y = torch.stack([b["labels"] for b in items]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
-    t0 = None
-    for step in range(steps):
-        if step == 1:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
+
+    def step():
         loss, _ = family_loss(model, x, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return run.crops_per_second, (steps - 1) * batch / (time.perf_counter() - t0)
+
+    return run.crops_per_second, _timed_rate(step, steps, batch, device)
 
 
 def main(argv=None) -> int:
