@@ -255,14 +255,7 @@ def test_person_detector_and_device_errors():
         assert resolve_device("auto").type == "cpu"
 
 
-def _randomise_batchnorm_statistics(model) -> None:
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
-
-
-def test_onnxruntime_backend_matches_torch_and_caches_next_to_the_checkpoint(tmp_path):
+def test_onnxruntime_backend_matches_torch_and_caches_next_to_the_checkpoint(tmp_path, randomise_batchnorm):
     from transformers import AutoModel
 
     from simspine_hub.models import InferenceModel
@@ -270,7 +263,7 @@ def test_onnxruntime_backend_matches_torch_and_caches_next_to_the_checkpoint(tmp
 
     torch.manual_seed(0)
     net = create_model("spinepose-s").eval()
-    _randomise_batchnorm_statistics(net)
+    randomise_batchnorm(net)
     net.save_pretrained(tmp_path / "m")
     model = AutoModel.from_pretrained(tmp_path / "m").eval()
     x = torch.randn(3, 3, 256, 192)

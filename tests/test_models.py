@@ -19,14 +19,6 @@ def _input(name):
         else {"pixel_values": torch.randn(2, 3, 256, 192)}
 
 
-def _randomise_batchnorm_statistics(model) -> None:
-    """Non-trivial running statistics, so that folding BatchNorm into the convs changes the weights."""
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
-
-
 def _first_output(out):
     for key in ("simcc_x", "heatmaps", "keypoints_3d"):
         if getattr(out, key, None) is not None:
@@ -126,7 +118,7 @@ def test_simcc_round_trip_within_half_a_crop_pixel():
 # heatmap decoding and the flip test, per family codec: tests/test_codecs.py
 
 
-def test_inference_model_matches_eager():
+def test_inference_model_matches_eager(randomise_batchnorm):
     """InferenceModel (BN folded, channels-last, torch.compile with freezing) == eager to float32 rounding;
     bf16 autocast stays within a few percent of the output range and decodes to nearby keypoints."""
     import copy
@@ -135,7 +127,7 @@ def test_inference_model_matches_eager():
 
     torch.manual_seed(0)
     model = create_model("spinepose-s").eval()
-    _randomise_batchnorm_statistics(model)
+    randomise_batchnorm(model)
     x = torch.randn(2, 3, 256, 192)
     with torch.no_grad():
         ref = model(pixel_values=x)
@@ -154,7 +146,7 @@ def test_inference_model_matches_eager():
     assert np.abs(kp_fast - kp_ref).max() < 0.5      # px
 
 
-def test_fuse_conv_bn_keeps_the_model_dtype_and_device():
+def test_fuse_conv_bn_keeps_the_model_dtype_and_device(randomise_batchnorm):
     """Folded convs are created where the originals live (a GPU model stays on the GPU: the fused conv used to be
     made on the CPU in float32); in float64 the folded model equals the unfolded one to rounding."""
     import copy
@@ -162,7 +154,7 @@ def test_fuse_conv_bn_keeps_the_model_dtype_and_device():
     from simspine_hub.models.inference import fuse_conv_bn
 
     model = create_model("spinepose-s").eval().double()
-    _randomise_batchnorm_statistics(model)
+    randomise_batchnorm(model)
     fused = fuse_conv_bn(copy.deepcopy(model))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     assert {p.dtype for p in fused.parameters()} == {torch.float64}

@@ -26,12 +26,6 @@ TINY = {"model": {"hidden": 32}, "training": {"report_to": [], "logging_steps": 
 
 
 @pytest.fixture(scope="module")
-def kw(twin_root, tmp_path_factory):
-    return {"h36m_root": twin_root / "h36m", "annotations": twin_root / "simspine",
-            "cache_dir": tmp_path_factory.mktemp("hf_cache")}
-
-
-@pytest.fixture(scope="module")
 def splits(kw):
     return {s: load_lifting_split(s, sample_hz=None, **kw) for s in ("train", "test")}
 

@@ -39,12 +39,6 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def kw(twin_root, tmp_path_factory):
-    return {"h36m_root": twin_root / "h36m", "annotations": twin_root / "simspine",
-            "cache_dir": tmp_path_factory.mktemp("hf_cache")}
-
-
-@pytest.fixture(scope="module")
 def coco(twin_root, tmp_path_factory):
     """A SpineTrack-format file of two twin persons (S9 frames) and its image folder."""
     from simspine_hub.twin.coco import write_twin_coco
