@@ -208,18 +208,30 @@ def _triangulate_job(args) -> tuple[str, tuple]:
     return stem, ("todo", (merged, names, usable[:n], counts))
 
 
-def _triangulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
-                         cfg: SimulationConfig, params: dict, out: Path, runner: _JobRunner) -> tuple[dict, dict]:
-    """Triangulate and check the evidence of each stem (one job per stem) -> ({stem: (merged, names, usable,
-    triangulated)}, {stem: rejected QC dict})."""
+def _triangulate_jobs(plan: _SubjectPlan, data, detections, cfg: SimulationConfig, params: dict, out: Path
+                      ) -> list[tuple]:
+    """The :func:`_triangulate_job` arguments of a subject's unfinished stems (its usable cameras each)."""
     jobs = []
-    for stem in stems:
-        cam_ids = h36m.usable_cameras(subject, stem, list(cams)) if data is not None else list(cams)
-        jobs.append((str(out), subject, stem, data, detections, [cams[c] for c in cam_ids], cfg, params))
-    done = runner.map(_triangulate_job, jobs, f"{subject} triangulate", gpu=False)
-    todo = {s: v for s in stems if s in done for kind, v in [done[s]] if kind == "todo"}
-    rejected = {s: v for s in stems if s in done for kind, v in [done[s]] if kind == "rejected"}
-    return todo, rejected
+    for stem in plan.stems:
+        cam_ids = h36m.usable_cameras(plan.subject, stem, list(plan.cams)) if data is not None else list(plan.cams)
+        jobs.append((str(out), plan.subject, stem, data, detections, [plan.cams[c] for c in cam_ids], cfg, params))
+    return jobs
+
+
+def _ik_jobs(subject: str, triangulated: dict, cfg: SimulationConfig, params: dict, out: Path
+             ) -> tuple[list[tuple], dict]:
+    """Scale the subject's model on its usable triangulated frames (unless kept from an earlier run) ->
+    (the :func:`_ik_job` arguments of the stems to solve, {stem: rejected QC dict})."""
+    todo = {s: v for s, (kind, v) in triangulated.items() if kind == "todo"}
+    rejected = {s: v for s, (kind, v) in triangulated.items() if kind == "rejected"}
+    model_path = out / "models" / f"{subject}.osim"
+    if todo and not model_path.is_file():
+        stacked = np.concatenate([m[np.asarray(u)] for m, _, u, _ in todo.values()])
+        factor, _ = estimate_scale(stacked, next(iter(todo.values()))[1])
+        scale_model(factor, model_path)
+    jobs = [(str(out), subject, s, str(model_path), m, names, u, cfg, {"triangulated": c, "parameters": params})
+            for s, (m, names, u, c) in todo.items()]
+    return jobs, rejected
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -240,9 +252,21 @@ def _limit_threads(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
+class _Batch:
+    """Jobs handed to a :class:`_JobRunner`; :meth:`result` waits for them -> {stem: value}."""
+
+    def __init__(self, wait, n: int, desc: str, progress: bool) -> None:
+        self._wait, self.n, self.desc, self.progress = wait, n, desc, progress
+
+    def result(self) -> dict:
+        return self._wait(self)
+
+
 class _JobRunner:
-    """Runs per-sequence jobs ``fn(job) -> (stem, value)`` in this process, in one pool of ``workers``
-    processes kept for the whole run, or as Ray tasks (``ray_address``, :mod:`.ray_jobs`) -> {stem: value}."""
+    """Runs per-sequence jobs ``fn(job) -> (stem, value)``: in this process (when asked for their results), on
+    one pool of ``workers`` processes kept for the whole run, or as Ray tasks (``ray_address``,
+    :mod:`.ray_jobs`). Pool and Ray jobs start when submitted, so a later batch queues behind an earlier one
+    and the workers stay busy across the phases and subjects."""
 
     def __init__(self, workers: int, progress: bool, ray_address: str | None = None) -> None:
         self.workers, self.progress, self.ray_address = workers, progress, ray_address
@@ -255,36 +279,38 @@ class _JobRunner:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
-    def map(self, fn, jobs: list[tuple], desc: str, gpu: bool = False) -> dict:
+    def submit(self, fn, jobs: list[tuple], desc: str, gpu: bool = False) -> _Batch:
         if self.ray_address is not None and jobs:
-            from simspine_hub.simulation.ray_jobs import run_on_ray
+            from simspine_hub.simulation.ray_jobs import collect_from_ray, submit_on_ray
 
-            return run_on_ray(fn, jobs, self.ray_address, desc, self.progress, gpu=gpu)
-        if self.workers > 1 and len(jobs) > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(), initializer=_limit_threads,
-                                             initargs=(max(1, (os.cpu_count() or 1) // self.workers),))
+            refs = submit_on_ray(fn, jobs, self.ray_address, gpu=gpu)
+            return _Batch(lambda b: collect_from_ray(refs, b.desc, b.progress), len(jobs), desc, self.progress)
+        if self.workers > 1:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(),
+                                                 initializer=_limit_threads,
+                                                 initargs=(max(1, (os.cpu_count() or 1) // self.workers),))
+            futures = [self._pool.submit(fn, job) for job in jobs]
+            return _Batch(lambda b: self._collect((f.result() for f in futures), b), len(jobs), desc, self.progress)
+        return _Batch(lambda b: self._collect(map(fn, jobs), b), len(jobs), desc, self.progress)
+
+    @staticmethod
+    def _collect(done, batch: _Batch) -> dict:
         results = {}
-        with tqdm(total=len(jobs), desc=desc, unit="seq", disable=not self.progress) as bar:
-            done = self._pool.map(fn, jobs) if self.workers > 1 and len(jobs) > 1 else map(fn, jobs)
+        with tqdm(total=batch.n, desc=batch.desc, unit="seq", disable=not batch.progress) as bar:
             for stem, value in done:
                 results[stem] = value
                 bar.update(1)
         return results
 
 
-def _simulate_subject(subject: str, stems: list[str], data, detections, cams: dict[str, Camera],
-                      cfg: SimulationConfig, params: dict, out: Path, runner: _JobRunner) -> dict:
-    """One subject: triangulate the unfinished stems, scale the model, IK jobs -> {stem: QC dict}."""
-    todo, results = _triangulate_subject(subject, stems, data, detections, cams, cfg, params, out, runner)
-    model_path = out / "models" / f"{subject}.osim"
-    if todo and not model_path.is_file():
-        stacked = np.concatenate([m[np.asarray(u)] for m, _, u, _ in todo.values()])
-        factor, _ = estimate_scale(stacked, next(iter(todo.values()))[1])
-        scale_model(factor, model_path)
-    extra = {s: {"triangulated": c, "parameters": params} for s, (_, _, _, c) in todo.items()}
-    jobs = [(str(out), subject, s, str(model_path), m, names, u, cfg, extra[s]) for s, (m, names, u, _) in todo.items()]
-    results.update(runner.map(_ik_job, jobs, f"{subject} IK", gpu=True))
-    return {s: results[s] for s in stems if s in results}
+@dataclass
+class _SubjectPlan:
+    """A subject to simulate: its cameras and the stems not yet finished with this run's parameters."""
+
+    subject: str
+    cams: dict[str, Camera]
+    stems: list[str]
 
 
 def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.PathLike, out: str | os.PathLike,
@@ -314,19 +340,28 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
     if data is None and not subjects:
         raise ValueError("a calibrated capture needs subjects=[...] (the folder names under the detections)")
     params = _parameters(cfg, h36m_root, detections, calibration)
+    plans = [_plan_subject(s, data, detections, calibration, params, out, overwrite) for s in subjects or data.subjects()]
     results: dict[str, dict] = {}
     with _JobRunner(workers, progress, ray_address) as runner:
-        for subject in subjects or data.subjects():
-            results[subject] = _simulate_one(subject, data, detections, calibration, cfg, params, out, overwrite,
-                                             runner)
+        tri = runner.submit(_triangulate_job, _triangulate_jobs(plans[0], data, detections, cfg, params, out),
+                            f"{plans[0].subject} triangulate") if plans else None
+        for k, plan in enumerate(plans):      # subject k's IK jobs queue ahead of subject k + 1's triangulation
+            jobs, done = _ik_jobs(plan.subject, tri.result(), cfg, params, out)
+            ik = runner.submit(_ik_job, jobs, f"{plan.subject} IK", gpu=True)
+            if k + 1 < len(plans):
+                tri = runner.submit(_triangulate_job, _triangulate_jobs(plans[k + 1], data, detections, cfg, params,
+                                                                        out), f"{plans[k + 1].subject} triangulate")
+            done.update(ik.result())
+            results[plan.subject] = {s: done[s] for s in plan.stems if s in done}
     if write_hdf5 and any((out / "positions").glob("*/*.trc")):                   # something finished
         release.write_release_hdf5(out / "simspine.h5", release.Release(out))
     return results
 
 
-def _simulate_one(subject: str, data, detections, calibration, cfg: SimulationConfig, params: dict, out: Path,
-                  overwrite: bool, runner: _JobRunner) -> dict:
-    """One subject of :func:`simulate_capture`: its cameras and stems, the stale-output check, the work."""
+def _plan_subject(subject: str, data, detections, calibration, params: dict, out: Path, overwrite: bool
+                  ) -> _SubjectPlan:
+    """A subject's cameras and unfinished stems, after the stale-output check (every subject is checked
+    before any work starts); writes its calibration TOML."""
     cams = data.cameras(subject) if data is not None else release.read_calibration_toml(calibration)
     if len(cams) < 2:
         raise ValueError(f"{calibration or data.root}: {len(cams)} camera(s) for {subject}; triangulation "
@@ -343,8 +378,7 @@ def _simulate_one(subject: str, data, detections, calibration, cfg: SimulationCo
     if not same:                       # nothing kept: a model left by an unfinished run is made again
         (out / "models" / f"{subject}.osim").unlink(missing_ok=True)
     release.write_calibration_toml(out / "cameras" / f"Calib_{subject}.toml", cams)
-    return _simulate_subject(subject, [s for s in stems if s not in same], data, detections, cams, cfg, params,
-                             out, runner)
+    return _SubjectPlan(subject, cams, [s for s in stems if s not in same])
 
 
 def summary(results: dict) -> tuple[str, int]:
