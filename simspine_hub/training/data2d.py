@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from simspine_hub.dataset.arrow import arrow_columns
 from simspine_hub.io import h36m
 from simspine_hub.io.files import atomic_path
 from simspine_hub.models._constants import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
@@ -85,21 +86,6 @@ def unpad_boxes(boxes: np.ndarray, padding: float = BOX_PADDING) -> np.ndarray:
     return np.concatenate([centre - size / 2, size], axis=1)
 
 
-def _arrow_columns(ds, names: list[str]) -> dict[str, np.ndarray]:
-    """Columns of a ``datasets.Dataset`` as numpy, fixed-size lists reshaped from Arrow in bulk."""
-    table = ds.select_columns(names).with_format("arrow")[:]
-    out = {}
-    for name in names:
-        arr, shape = table.column(name).combine_chunks(), []
-        while hasattr(arr.type, "list_size"):
-            shape.append(arr.type.list_size)
-            arr = arr.flatten()
-        values = arr.to_numpy(zero_copy_only=False)
-        values = values.reshape(len(table), *shape) if shape else values
-        out[name] = values.astype(str) if values.dtype == object and name != "image_path" else values
-    return out
-
-
 def simspine_rows(split: str, *, h36m_root: str | os.PathLike, annotations: str | os.PathLike,
                   fraction: float | None = None, seed: int = 0, images_root: str | os.PathLike | None = None,
                   image_naming: str = "simspine", frames_dir: str | os.PathLike | None = None,
@@ -121,7 +107,7 @@ def simspine_rows(split: str, *, h36m_root: str | os.PathLike, annotations: str 
     naming = image_naming if images_root is not None else "simspine"
     ds = load_dataset("simspine", "views2d", split=split, h36m_root=h36m_root, annotations=annotations,
                       image_naming=naming, frame_stride=frame_stride, **dataset_kwargs)
-    cols = _arrow_columns(ds, ["subject", "sequence", "camera", "frame", "action", "keypoints_2d", "visibility",
+    cols = arrow_columns(ds, ["subject", "sequence", "camera", "frame", "action", "keypoints_2d", "visibility",
                                "bbox", "image_path"])
     total = len(cols["frame"])
     usable = np.isfinite(cols["bbox"]).all(1) & (cols["visibility"] > 0).any(1) & (cols["bbox"][:, 2:] > 0).all(1)
