@@ -22,9 +22,9 @@ import numpy as np
 
 from simspine_hub import skeleton
 from simspine_hub.benchmark import baselines
-from simspine_hub.benchmark.leaderboard import evaluate
-from simspine_hub.benchmark.tasks import GroundTruth, get_task
-from simspine_hub.training.lifting_data import LiftingSplit, arrow_columns
+from simspine_hub.benchmark.leaderboard import evaluate, load_ground_truth
+from simspine_hub.benchmark.tasks import GroundTruth
+from simspine_hub.training.lifting_data import LiftingSplit
 
 __all__ = ["ground_truth", "lifting_predictions", "angles_predictions", "mean_pose", "score",
            "lifting_references", "angles_references", "model_couplers"]
@@ -33,14 +33,9 @@ _ROT = np.asarray(skeleton.ROTATIONAL)
 
 
 def ground_truth(task: str, split: str = "test", **dataset_kwargs) -> GroundTruth:
-    """The task's ground truth, built by the task itself (``Task.build``) from the dataset read through Arrow in
-    bulk (:func:`~simspine_hub.training.lifting_data.arrow_columns`; the same result as
-    ``benchmark.leaderboard.load_ground_truth``, whose row-by-row numpy conversion is slow on (N, 37, 3) columns)."""
-    from simspine_hub.dataset.builder import load_dataset
-
-    t = get_task(task)
-    ds = load_dataset("simspine", t.dataset_config, split=split, **dataset_kwargs)
-    return t.build(arrow_columns(ds, list(ds.column_names)), dataset_kwargs)
+    """The task's ground truth on ``split`` (:func:`~simspine_hub.benchmark.leaderboard.load_ground_truth`, which
+    reads the dataset through Arrow in bulk)."""
+    return load_ground_truth(task, split, **dataset_kwargs)
 
 
 def lifting_predictions(split: LiftingSplit, keypoints_3d: np.ndarray) -> dict[str, np.ndarray]:

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from simspine_hub import skeleton
-from simspine_hub.dataset.arrow import arrow_columns  # re-exported: training.evaluation reads it from here
+from simspine_hub.dataset.arrow import arrow_columns
 from simspine_hub.geometry import world_to_camera
 from simspine_hub.io import h36m
 from simspine_hub.units import MM_PER_M
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiftingDataError", "LiftingSplit", "load_lifting_split", "frame_stride", "arrow_columns",
+__all__ = ["LiftingDataError", "LiftingSplit", "load_lifting_split", "frame_stride",
            "DETECTION_COLUMNS"]
 
 DETECTION_COLUMNS = ("subject", "sequence", "camera", "frame", "keypoints")
