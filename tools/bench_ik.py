@@ -135,6 +135,13 @@ def _parity(model_path: str, frames: np.ndarray, q_os: np.ndarray) -> None:
           f"{int((d[rot] <= 0.1).sum())}/{int(rot.sum())}; largest: "
           + ", ".join(f"{skeleton.KINEMATIC_AXES[i]} {d[i]:.2f}" for i in np.argsort(-np.where(rot, d, 0))[:4])
           + " (weakly observed: forearm twist with a near-straight elbow, toes)")
+    for i in [i for i in np.argsort(-np.where(rot, d, 0))[:4] if d[i] > 0.1]:
+        swapped = q_b.copy()
+        swapped[:, i] = q_os[:, i]                          # OpenSim's value of this one coordinate in our solution
+        _, cost_sw = ik.objective(model.apply_couplers(swapped), Z)
+        print(f"    {skeleton.KINEMATIC_AXES[i]}: taking OpenSim's values ({d[i]:.2f} deg RMS away) changes our "
+              f"weighted marker cost by a median {100 * np.median(cost_sw / ours - 1):.4f} % per frame: the markers "
+              "barely determine it, so two optimisers stop at different points of a flat valley")
     for lam in (1.0,):
         (q_j, _), = kin.inverse_kinematics_batched(model_path, [frames], list(kin.IK_MARKERS), lam=lam)
         F_j, _ = ik.objective(q_j, Z, lam)
