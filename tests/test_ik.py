@@ -9,7 +9,7 @@ import torch
 
 from simspine_hub import skeleton
 from simspine_hub.osim import _ik_kernel
-from simspine_hub.osim.banded import difference_gram, solve_banded_lapack, solve_block_banded
+from simspine_hub.osim.banded import difference_gram, solve_banded, solve_banded_lapack, solve_block_banded
 from simspine_hub.osim.ik import BatchedIK
 from simspine_hub.osim.model import SpineModel
 from simspine_hub.osim.torch_fk import TorchFK
@@ -84,6 +84,20 @@ def test_banded_solvers_equal_a_dense_solve():
     assert np.allclose(solve_banded_lapack(diag[None], off[None], rhs[None])[0], ref, atol=1e-12)
     got = solve_block_banded(torch.tensor(diag[None]), torch.tensor(off[None]), torch.tensor(rhs[None]))[0]
     assert np.allclose(got.numpy(), ref, atol=1e-12)
+    # a second, shorter sequence padded to T: solved over its own 7 frames (dense reference of those alone)
+    L = 7
+    A7 = np.kron(lam * np.diff(np.eye(L), n=p, axis=0).T @ np.diff(np.eye(L), n=p, axis=0), np.diag(s))
+    for t in range(L):
+        A7[t * n:(t + 1) * n, t * n:(t + 1) * n] += blocks[t]
+    diag7 = blocks[:L] + np.einsum("t,n,nm->tnm", difference_gram(L, p)[0] * lam, s, np.eye(n))
+    off7 = np.stack([np.pad(difference_gram(L, p)[e, :L - e, None] * lam * s, ((0, T - L + e), (0, 0))) for e in (1, 2)])
+    pad = lambda x: np.concatenate([x, np.zeros((T - L,) + x.shape[1:])])           # noqa: E731
+    both = [torch.tensor(np.stack(x)) for x in ((diag, pad(diag7)), (off, off7), (rhs, pad(rhs[:L])))]
+    x = solve_banded(*both, lengths=[T, L]).numpy()
+    assert np.allclose(x[0], ref, atol=1e-12) and not x[1, L:].any()
+    assert np.allclose(x[1, :L], np.linalg.solve(A7, rhs[:L].reshape(-1)).reshape(L, n), atol=1e-12)
+    with pytest.raises(torch.linalg.LinAlgError):
+        solve_banded(-both[0][:1], both[1][:1], both[2][:1])                           # not positive definite
 
 
 def test_true_markers_recover_the_ground_truth(model, ground_truth):

@@ -6,9 +6,10 @@ cost of frame t, ``D`` the order-p difference along time, ``s_k`` the variable's
 
     (blockdiag(J_t^T W J_t) + lam * (D^T D kron diag(s)) + mu * scale * I) delta = -grad F / 2
 
-with the normal matrix block-banded in time (:func:`~simspine_hub.osim.banded.solve_block_banded`, never
-dense); variables at an active bound are held (their rows and columns replaced by the identity). Sequences of
-different lengths are padded to the longest and solved together; padded frames are decoupled identities.
+with the normal matrix block-banded in time (:func:`~simspine_hub.osim.banded.solve_banded`: LAPACK's banded
+Cholesky per sequence on the CPU, a batched block Cholesky on CUDA; never dense); variables at an active bound
+are held (their rows and columns replaced by the identity). Sequences of different lengths are padded to the
+longest and evaluated together; padded frames are decoupled identities.
 A sequence's step is kept when F does not increase; the damping follows Nielsen's rule.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from simspine_hub.osim.banded import difference_gram, solve_block_banded
+from simspine_hub.osim.banded import difference_gram, solve_banded
 
 __all__ = ["solve_jointly"]
 
@@ -101,7 +102,7 @@ def _step(ik, z, H, g, mu, bands, s, valid, valid_d, lam, order):
     for e in range(1, order + 1):
         if T > e:
             off[:, e - 1, :T - e] = bands[:, e, :T - e, None] * s * free[:, :T - e] * free[:, e:]
-    delta = solve_block_banded(A, off, rhs * free) * free
+    delta = solve_banded(A, off, rhs * free, valid.sum(1).tolist()) * free
     zt = torch.minimum(torch.maximum(z + delta, ik._lo), ik._hi)
     delta = zt - z
     Hd = (H @ delta[..., None])[..., 0]
