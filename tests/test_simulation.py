@@ -236,6 +236,19 @@ def test_detector_stage_writes_detections(twin_root, tmp_path):
     assert uv.shape == (4, frames + 2, 37, 2) and np.isfinite(uv).all() and sc.shape == (4, frames + 2, 37)
 
 
+def test_detector_stage_skips_broken_views_and_finished_ones(tmp_path):
+    """S11 'Directions' has no usable camera 54138969 (Human3.6M's broken video), 'Directions 1' has; a view with
+    its npz already written is not detected again."""
+    from simspine_hub.apps.detect import views_to_detect
+
+    cams = h36m.CAMERA_IDS
+    assert views_to_detect(tmp_path, "S11", "Directions", cams) == [c for c in cams if c != "54138969"]
+    assert views_to_detect(tmp_path, "S11", "Directions 1", cams) == list(cams)
+    (tmp_path / "S9").mkdir()
+    (tmp_path / "S9" / f"Photo 1.{cams[1]}.npz").write_bytes(b"")
+    assert views_to_detect(tmp_path, "S9", "Photo 1", cams) == [c for c in cams if c != cams[1]]
+
+
 def test_any_calibrated_capture_from_a_pose2sim_toml(twin_root, ground_truth, tmp_path):
     """No Human3.6M: cameras from a Pose2Sim TOML, sequences from the detections folder, all markers triangulated."""
     import shutil

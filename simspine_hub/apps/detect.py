@@ -14,7 +14,7 @@ from simspine_hub.io import h36m
 from simspine_hub.io.detections import write_detections_npz
 from simspine_hub.models.processing import PoseImageProcessor
 
-__all__ = ["detect_sequence", "detect_capture"]
+__all__ = ["detect_sequence", "views_to_detect", "detect_capture"]
 
 
 def detect_sequence(model, data: h36m.Human36M, subject: str, stem: str, cameras: tuple[str, ...] = h36m.CAMERA_IDS,
@@ -46,6 +46,12 @@ def detect_sequence(model, data: h36m.Human36M, subject: str, stem: str, cameras
     return np.stack([u[:n] for u in uvs]), np.stack([s[:n] for s in scs])
 
 
+def views_to_detect(out: Path, subject: str, stem: str, cameras: tuple[str, ...]) -> list[str]:
+    """The cameras of ``subject/stem`` still to detect: usable ones (not Human3.6M's broken views,
+    :func:`simspine_hub.io.h36m.usable_cameras`) without an npz under ``out`` yet."""
+    return [c for c in h36m.usable_cameras(subject, stem, cameras) if not (out / subject / f"{stem}.{c}.npz").is_file()]
+
+
 def detect_capture(model, h36m_root: str | os.PathLike, out: str | os.PathLike, subjects: list[str] | None = None,
                    progress: bool = True) -> Path:
     """Stage 1 with a detector: run a 2D model on every sequence's videos, write npz detections under
@@ -54,7 +60,7 @@ def detect_capture(model, h36m_root: str | os.PathLike, out: str | os.PathLike, 
     for subject in subjects or data.subjects():
         cams = tuple(data.cameras(subject))
         for seq in tqdm(data.sequences(subject), desc=f"{subject} detect", disable=not progress):
-            views = [c for c in cams if not (out / subject / f"{seq.stem}.{c}.npz").is_file()]
+            views = views_to_detect(out, subject, seq.stem, cams)
             if not views:
                 continue
             uv, sc = detect_sequence(model, data, subject, seq.stem, tuple(views))
