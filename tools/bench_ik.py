@@ -127,7 +127,7 @@ def _parity(model_path: str, frames: np.ndarray, q_os: np.ndarray) -> None:
           f"{100 * (1 - len(worse) / len(frames)):.1f} % of frames; worst ratio {ratio.max():.6f}, median "
           f"{np.median(ratio):.4f} (< 1: OpenSim stopped above the minimum, accuracy 1e-5)")
     if len(worse):
-        print(f"    frames where ours is higher: {worse.tolist()[:20]} (another local minimum of the arm twist)")
+        print(f"    frames where ours is higher: {worse.tolist()[:20]} (see the warm start below)")
     d = np.degrees(q_b - q_os)
     d = np.sqrt((((d + 180) % 360 - 180) ** 2).mean(0))
     rot = skeleton.ROTATIONAL
@@ -135,7 +135,7 @@ def _parity(model_path: str, frames: np.ndarray, q_os: np.ndarray) -> None:
     print(f"  coordinates vs OpenSim, RMS deg: lumbar max {d[lumbar].max():.3f}; rotational within 0.1 deg: "
           f"{int((d[rot] <= 0.1).sum())}/{int(rot.sum())}; largest: "
           + ", ".join(f"{skeleton.KINEMATIC_AXES[i]} {d[i]:.2f}" for i in np.argsort(-np.where(rot, d, 0))[:4])
-          + " (weakly observed: forearm twist with a near-straight elbow, toes)")
+          + " (why: next line)")
     # why: start our solver from OpenSim's own solution; if that were a minimum, it would stay there
     warm, = ik.solve([Z], lam=0.0, q_init=[q_os], max_iter=200)
     q_w = model.apply_couplers(warm.q)

@@ -9,7 +9,8 @@ Two solvers of the same system, checked against each other and a dense solve in 
 (:func:`solve_banded` picks one):
 
 * :func:`solve_banded_lapack`: LAPACK's banded Cholesky (``scipy.linalg.cholesky_banded``), per sequence,
-  float64 numpy on the CPU (the faster one there: ~2.7x at 43,650 frames x 36 variables, and half the memory);
+  float64 numpy on the CPU (the faster one there: 2.7-4.7x in two runs at 43,650 frames x 36 variables, one
+  thread, and under half the working memory);
 * :func:`solve_block_banded`: a block Cholesky in torch over groups of p frames, batched over sequences (CPU
   or CUDA).
 

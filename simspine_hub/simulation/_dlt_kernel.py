@@ -200,6 +200,7 @@ if njit is not None:
                 for k in range(3):
                     out[n, k] = x[k] / x[3]
 
+
 def dlt_points(uv: np.ndarray, w: np.ndarray, P: np.ndarray, equilibrate: bool, iters: int = 30) -> np.ndarray:
     """Weighted DLT of N points seen by V views (compiled).
 

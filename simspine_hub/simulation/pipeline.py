@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -235,7 +236,7 @@ def _ik_jobs(subject: str, triangulated: dict, cfg: SimulationConfig, params: di
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Start IK workers fresh ("forkserver", else "spawn"), never by forking this process: by then it runs
+    """Start pool workers fresh ("forkserver", else "spawn"), never by forking this process: by then it runs
     native thread pools (numba's OpenMP layer after triangulation, pyarrow's, OpenBLAS'), and a forked child
     inherits them half-alive (GNU OpenMP is not fork-safe; Python 3.12+ warns about fork with threads)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -252,19 +253,9 @@ def _limit_threads(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
-class _Batch:
-    """Jobs handed to a :class:`_JobRunner`; :meth:`result` waits for them -> {stem: value}."""
-
-    def __init__(self, wait, n: int, desc: str, progress: bool) -> None:
-        self._wait, self.n, self.desc, self.progress = wait, n, desc, progress
-
-    def result(self) -> dict:
-        return self._wait(self)
-
-
 class _JobRunner:
-    """Runs per-sequence jobs ``fn(job) -> (stem, value)``: in this process (when asked for their results), on
-    one pool of ``workers`` processes kept for the whole run, or as Ray tasks (``ray_address``,
+    """Runs per-sequence jobs ``fn(job) -> (stem, value)``: in this process (when their results are asked for),
+    on one pool of ``workers`` processes kept for the whole run, or as Ray tasks (``ray_address``,
     :mod:`.ray_jobs`). Pool and Ray jobs start when submitted, so a later batch queues behind an earlier one
     and the workers stay busy across the phases and subjects."""
 
@@ -279,25 +270,28 @@ class _JobRunner:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
-    def submit(self, fn, jobs: list[tuple], desc: str, gpu: bool = False) -> _Batch:
-        if self.ray_address is not None and jobs:
+    def submit(self, fn, jobs: list[tuple], desc: str, gpu: bool = False) -> Callable[[], dict]:
+        """Hand ``jobs`` over -> a function that waits for their results ({stem: value}, a bar per batch)."""
+        n = len(jobs)
+        if not jobs:
+            return lambda: {}
+        if self.ray_address is not None:
             from simspine_hub.simulation.ray_jobs import collect_from_ray, submit_on_ray
 
             refs = submit_on_ray(fn, jobs, self.ray_address, gpu=gpu)
-            return _Batch(lambda b: collect_from_ray(refs, b.desc, b.progress), len(jobs), desc, self.progress)
+            return lambda: collect_from_ray(refs, desc, self.progress)
         if self.workers > 1:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=_worker_context(),
                                                  initializer=_limit_threads,
                                                  initargs=(max(1, (os.cpu_count() or 1) // self.workers),))
             futures = [self._pool.submit(fn, job) for job in jobs]
-            return _Batch(lambda b: self._collect((f.result() for f in futures), b), len(jobs), desc, self.progress)
-        return _Batch(lambda b: self._collect(map(fn, jobs), b), len(jobs), desc, self.progress)
+            return lambda: self._collect((f.result() for f in futures), n, desc)
+        return lambda: self._collect(map(fn, jobs), n, desc)
 
-    @staticmethod
-    def _collect(done, batch: _Batch) -> dict:
+    def _collect(self, done, n: int, desc: str) -> dict:
         results = {}
-        with tqdm(total=batch.n, desc=batch.desc, unit="seq", disable=not batch.progress) as bar:
+        with tqdm(total=n, desc=desc, unit="seq", disable=not self.progress) as bar:
             for stem, value in done:
                 results[stem] = value
                 bar.update(1)
@@ -343,15 +337,17 @@ def simulate_capture(h36m_root: str | os.PathLike | None, detections: str | os.P
     plans = [_plan_subject(s, data, detections, calibration, params, out, overwrite) for s in subjects or data.subjects()]
     results: dict[str, dict] = {}
     with _JobRunner(workers, progress, ray_address) as runner:
-        tri = runner.submit(_triangulate_job, _triangulate_jobs(plans[0], data, detections, cfg, params, out),
-                            f"{plans[0].subject} triangulate") if plans else None
+        triangulated = runner.submit(_triangulate_job, _triangulate_jobs(plans[0], data, detections, cfg, params,
+                                                                         out), f"{plans[0].subject} triangulate") \
+            if plans else None
         for k, plan in enumerate(plans):      # subject k's IK jobs queue ahead of subject k + 1's triangulation
-            jobs, done = _ik_jobs(plan.subject, tri.result(), cfg, params, out)
-            ik = runner.submit(_ik_job, jobs, f"{plan.subject} IK", gpu=True)
+            jobs, done = _ik_jobs(plan.subject, triangulated(), cfg, params, out)
+            solved = runner.submit(_ik_job, jobs, f"{plan.subject} IK", gpu=True)
             if k + 1 < len(plans):
-                tri = runner.submit(_triangulate_job, _triangulate_jobs(plans[k + 1], data, detections, cfg, params,
-                                                                        out), f"{plans[k + 1].subject} triangulate")
-            done.update(ik.result())
+                triangulated = runner.submit(_triangulate_job, _triangulate_jobs(plans[k + 1], data, detections, cfg,
+                                                                                 params, out),
+                                             f"{plans[k + 1].subject} triangulate")
+            done.update(solved())
             results[plan.subject] = {s: done[s] for s in plan.stems if s in done}
     if write_hdf5 and any((out / "positions").glob("*/*.trc")):                   # something finished
         release.write_release_hdf5(out / "simspine.h5", release.Release(out))
